@@ -99,9 +99,21 @@ class TrainingConfig(_Section):
 
 class EvaluationConfig(_Section):
     "Evaluation against the base model."
+    batch_size: int = Field(8, ge=1) # rows per forward pass (perplexity) and prompts per generate call
+    max_new_tokens: int = Field(128, ge=1) # generation budget per test prompt (greedy)
+    max_test_samples: int | None = Field(200, ge=1) # first N test samples for task metrics; None: all
+    length_buckets: list[int] = [64, 128, 256, 512] # token-length bucket edges for perplexity per bucket
+    bootstrap_samples: int = Field(1000, ge=100) # paired bootstrap resamples for the 95% intervals
+    custom_metric: str | None = None # extra metric 'module:function', called as fn(prediction, reference, messages) -> float
+    forgetting_threshold: float = Field(0.05, ge=0) # flag forgetting when general-text perplexity rises more than this fraction
+    num_examples: int = Field(4, ge=0) # side-by-side example generations in reports/eval.md
+    seed: int = 0 # seeds the bootstrap
 
 class MergeConfig(_Section):
     "Folding the adapter into the base weights."
+    strategy: Literal['auto', 'dequantized', 'original'] = 'auto' # QLoRA: merge onto the NF4-dequantized or the original base; auto: the one measured closer
+    tolerance: float | None = None # max abs logit difference merged vs adapter model; None: 1e-4 for float32 bases, 5e-2 for 16-bit
+    verify_samples: int = Field(8, ge=1) # validation prompts in the verification batch
 
 class ExportConfig(_Section):
     "GGUF export for llama.cpp and Ollama."
