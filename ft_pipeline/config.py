@@ -93,6 +93,10 @@ class TrainingConfig(_Section):
     keep_last: int = Field(2, ge=1) # checkpoints kept besides the best one
     resume: Literal['auto', 'never'] = 'auto' # auto: continue from the newest valid checkpoint of this run
     report_to: list[Literal['tensorboard', 'wandb']] = ['tensorboard']
+    nan_skip_limit: int = Field(3, ge=1) # non-finite steps in a row before rolling back to the last good checkpoint
+    nan_lr_factor: float = Field(0.5, gt=0, lt=1) # learning-rate multiplier applied at each rollback
+    max_rollbacks: int = Field(2, ge=0) # give up (with advice) after this many rollbacks
+    spike_factor: float = Field(3.0, gt=1) # log a loss above this multiple of the running median
     seed: int = 42
     device: Literal['auto', 'cpu', 'cuda', 'mps'] = 'auto'
     precision: Literal['auto', 'fp32', 'bf16', 'fp16'] = 'auto'
