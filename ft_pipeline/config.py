@@ -10,9 +10,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 # %% auto #0
-__all__ = ['FtError', 'ConfigError', 'ModelConfig', 'DataConfig', 'LoraConfig', 'QuantizationConfig', 'TrainingConfig',
-           'EvaluationConfig', 'MergeConfig', 'ExportConfig', 'Config', 'load_config', 'hf_token', 'redact',
-           'RedactFilter', 'save_config', 'resolve_device', 'resolve_precision', 'set_seed']
+__all__ = ['FtError', 'ConfigError', 'Interrupted', 'ModelConfig', 'DataConfig', 'LoraConfig', 'QuantizationConfig',
+           'TrainingConfig', 'EvaluationConfig', 'MergeConfig', 'ExportConfig', 'Config', 'load_config', 'hf_token',
+           'redact', 'RedactFilter', 'save_config', 'resolve_device', 'resolve_precision', 'set_seed']
 
 # %% ../nbs/00_config.ipynb #c006
 class FtError(ValueError):
@@ -20,6 +20,9 @@ class FtError(ValueError):
 
 class ConfigError(FtError):
     "A config file, key or value is missing, unknown or out of range."
+
+class Interrupted(Exception):
+    "A stage stopped on SIGTERM/SIGINT after saving its state; the CLI exits with code 130."
 
 # %% ../nbs/00_config.ipynb #c008
 class _Section(BaseModel):
