@@ -6,7 +6,7 @@ import argparse, importlib.metadata, logging, os, platform, shutil, sys, traceba
 from pathlib import Path
 
 import yaml
-from .config import Config, FtError, RedactFilter, hf_token, load_config, resolve_device, resolve_precision
+from .config import Config, FtError, Interrupted, RedactFilter, hf_token, load_config, resolve_device, resolve_precision
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,36 @@ def _cmd_doctor(a):
     cfg = load_config(a.config, a.overrides) if a.config else None
     print(yaml.safe_dump(doctor_report(cfg), sort_keys=False, width=200), end='')
 
+def _show(res):
+    "Print a stage result the way a notebook shows it (its markdown)."
+    md = getattr(res, '_repr_markdown_', None)
+    if md: print(md())
+
+def _cmd_stage(a):
+    from ft_pipeline.pipeline import run
+    over = list(a.overrides)
+    if getattr(a, 'resume', False): over.append('training.resume=auto')
+    res = run(a.config, over, only=a.command)
+    _show(res.results.get(a.command))
+
+def _cmd_evaluate(a):
+    if not a.baseline: return _cmd_stage(a)
+    from ft_pipeline.evaluate import evaluate
+    _show(evaluate(load_config(a.config, a.overrides), baseline=True))
+
+def _cmd_run(a):
+    from ft_pipeline.pipeline import run
+    res = run(a.config, a.overrides, only=a.only, from_stage=a.from_stage, overwrite=a.overwrite)
+    print(res.summary)
+
+def _cmd_infer(a):
+    from ft_pipeline.merge import load_chat, repl
+    chat = load_chat(a.output_dir, a.model)
+    kw = dict(max_new_tokens=a.max_new_tokens, temperature=a.temperature)
+    if a.interactive: repl(chat, **kw); return
+    if not a.prompt: raise FtError('give a prompt, or --interactive for a chat session')
+    chat.reply([{'role': 'user', 'content': a.prompt}], on_text=lambda s: print(s, end='', flush=True), **kw); print()
+
 def build_parser() -> argparse.ArgumentParser:
     "The `ft-pipeline` argument parser."
     ap = argparse.ArgumentParser(prog='ft-pipeline', description='Fine-tune an LLM with LoRA/QLoRA, evaluate it against its base, merge, export to GGUF.')
@@ -87,6 +117,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--set', dest='overrides', action='append', default=[], metavar='SECTION.KEY=VALUE')
     p.set_defaults(fn=_cmd_doctor)
     p = sub.add_parser('config', help='print the validated, resolved config'); _add_config_args(p); p.set_defaults(fn=_cmd_config)
+    for name, desc in (('prepare', 'validate, filter, split and tokenize the data (writes data/, reports/data_stats.json)'),
+                       ('train', 'train LoRA adapters (writes checkpoints/, adapter/, logs/); resumes an interrupted run'),
+                       ('evaluate', 'compare base and fine-tuned model (writes reports/eval.{json,md})'),
+                       ('merge', 'fold the adapter into the base weights and verify (writes merged/, reports/merge.json)'),
+                       ('export', 'write and verify GGUF files, Ollama Modelfile and model card (writes gguf/, model_card.md)')):
+        p = sub.add_parser(name, help=desc); _add_config_args(p); p.set_defaults(fn=_cmd_stage)
+        if name == 'train': p.add_argument('--resume', action='store_true', help='continue from the newest valid checkpoint (the default, training.resume=auto)')
+        if name == 'evaluate':
+            p.add_argument('--baseline', action='store_true', help='evaluate the base model alone (no adapter needed)'); p.set_defaults(fn=_cmd_evaluate)
+    p = sub.add_parser('run', help='prepare -> train -> evaluate -> merge -> export, skipping stages that are up to date'); _add_config_args(p)
+    p.add_argument('--from', dest='from_stage', metavar='STAGE', help='rerun this stage and all after it')
+    p.add_argument('--only', metavar='STAGE', help='run only this stage')
+    p.add_argument('--overwrite', action='store_true', help='allow an output_dir that holds a run of another model or dataset (deletes it)')
+    p.set_defaults(fn=_cmd_run)
+    p = sub.add_parser('infer', help='chat with the fine-tuned model of a run')
+    p.add_argument('output_dir', help="a run's output_dir"); p.add_argument('prompt', nargs='?', help='one user message')
+    p.add_argument('--model', choices=['adapter', 'merged', 'gguf'], default='adapter', help='base+adapter, the merged model, or the GGUF (llama.cpp)')
+    p.add_argument('--interactive', action='store_true', help='a chat session (/reset, /exit)')
+    p.add_argument('--max-new-tokens', type=int, default=256); p.add_argument('--temperature', type=float, default=0.0)
+    p.set_defaults(fn=_cmd_infer)
     return ap
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     except FtError as e:
         if a.debug: traceback.print_exc()
         print(f'error: {e}', file=sys.stderr); return 2
+    except Interrupted as e:
+        print(str(e), file=sys.stderr); return 130
     except KeyboardInterrupt:
         print('interrupted', file=sys.stderr); return 130
     except Exception as e:

@@ -111,12 +111,19 @@ def _hub_error(name: str, e: Exception) -> ModelError:
         return ModelError(f"model {name} is gated or private: accept its licence on huggingface.co and set HF_TOKEN (environment or .env). ({msg})")
     return ModelError(f"could not load model {name}: {msg}")
 
+def _remote_code_error(name: str) -> ModelError:
+    return ModelError(f"model {name} ships its own Python code, and model.trust_remote_code is false, so it was not run. Read that code; "
+                      "if you trust it, set --set model.trust_remote_code=true")
+
 def load_tokenizer(mcfg: ModelConfig):
     "The tokenizer of the base model in `mcfg`, with a pad token."
     from transformers import AutoTokenizer
     path = resolve_model(mcfg.name_or_path)
     try: tok = AutoTokenizer.from_pretrained(path, revision=mcfg.revision, trust_remote_code=mcfg.trust_remote_code, token=hf_token())
     except OSError as e: raise _hub_error(mcfg.name_or_path, e) from None
+    except ValueError as e:
+        if 'trust_remote_code' not in str(e): raise
+        raise _remote_code_error(mcfg.name_or_path) from None
     if tok.pad_token is None: tok.pad_token = tok.eos_token
     return tok
 
@@ -129,9 +136,12 @@ def load_model(mcfg: ModelConfig, dtype: torch.dtype = torch.float32, device: st
         m = AutoModelForCausalLM.from_pretrained(path, revision=mcfg.revision, trust_remote_code=mcfg.trust_remote_code, token=hf_token(),
                                                  dtype=dtype, attn_implementation=attn, **kw)
     except OSError as e: raise _hub_error(mcfg.name_or_path, e) from None
+    except ValueError as e:
+        if 'trust_remote_code' not in str(e): raise
+        raise _remote_code_error(mcfg.name_or_path) from None
     return m if 'quantization_config' in kw else m.to(device)
 
-# %% ../nbs/00a_model.ipynb #c020
+# %% ../nbs/00a_model.ipynb #c022
 @torch.inference_mode()
 def generate_reply(model, tok, messages: list[dict] | str, max_new_tokens: int = 64) -> str:
     "Greedy reply of `model` to a chat (`messages`, or a single user prompt) rendered with the tokenizer's chat template."
