@@ -401,7 +401,7 @@ def render_spans(tok, messages: list[dict], template: str, train_on: str = 'all_
     if train_on == 'last_assistant': turns = turns[-1:]
     spans = []
     for i in turns:
-        before, through = render(messages[:i], True), render(messages[:i+1], False)
+        before, through = render(messages[:i], True), text if i == len(messages) - 1 else render(messages[:i+1], False)
         if not (through.startswith(before) and text.startswith(through)):
             raise DataError("the chat template renders a conversation differently depending on what follows, so the assistant turns cannot "
                             "be located in the text; use another template (data.chat_template)")
@@ -735,8 +735,14 @@ def prepare(cfg: Config) -> DataReport:
         if split == 'train':
             rep.lengths = {'chars': length_stats([n for n in t['n_chars'] if n]), 'tokens': length_stats([len(x) for x in t['input_ids']])}
         toks[split] = t.remove_columns(['drop', 'truncated', 'n_chars'])
-    rep.sizes = {k: (toks[k] if k in toks else parts[k]).num_rows for k in ('train', 'validation', 'test') if k in parts}
+    if d.mix_file:  # raw text for training.mode=mixed: chunked like the text format, never split or deduplicated against train
+        mix, _, _ = _read_conversations(d.mix_file, 'text', {}, None)
+        rep.read['mix'] = mix.num_rows
+        mix = tokenize(_apply_drops(mix, mix['drop'], rep, 'mix'), tok, None, d.max_length, stride=d.stride)
+        toks['mix'] = mix.remove_columns(['drop', 'truncated', 'n_chars'])
+    rep.sizes = {k: (toks[k] if k in toks else parts[k]).num_rows for k in ('train', 'validation', 'test', 'mix') if k in parts or k in toks}
     for k in rep.sizes:
+        if k == 'mix': continue
         for s, n in Counter((toks[k] if k in toks else parts[k])['source']).items(): rep.sources.setdefault(s, {})[k] = n
     # 5. batching: pack, or report the padding waste of length-grouped batches
     lens = [len(x) for x in toks['train']['input_ids']]
@@ -758,7 +764,7 @@ def prepare(cfg: Config) -> DataReport:
     return rep
 
 def load_prepared(out_dir: str | Path) -> DatasetDict:
-    "The `train`, `validation` (and `test`) datasets `prepare` wrote under `out_dir`."
+    "The `train`, `validation` (and `test`, `mix`) datasets `prepare` wrote under `out_dir`."
     ddir = Path(out_dir)/'data'
     if not (ddir/'train').is_dir(): raise DataError(f"{ddir}/train does not exist: run `ft-pipeline prepare CONFIG` first")
-    return DatasetDict({k: load_from_disk(str(ddir/k)) for k in ('train', 'validation', 'test') if (ddir/k).is_dir()})
+    return DatasetDict({k: load_from_disk(str(ddir/k)) for k in ('train', 'validation', 'test', 'mix') if (ddir/k).is_dir()})
