@@ -41,6 +41,8 @@ setuptools.setup(
         # llama.cpp bindings: K-quants and the llama.cpp runtime check in export. Builds llama.cpp from
         # source; on CPUs that misreport features build portable (see README).
         'gguf': ['llama-cpp-python>=0.3'],
+        # the side-by-side benchmark against TRL (bench/vs_trl.py)
+        'bench': ['trl>=1.16'],
     },
     dependency_links = cfg.get('dep_links','').split(),
     python_requires  = '>=' + cfg['min_python'],

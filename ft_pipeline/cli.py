@@ -158,3 +158,7 @@ def main(argv: list[str] | None = None) -> int:
               f'and include it and the output of `ft-pipeline doctor` in a bug report.', file=sys.stderr)
         return 1
     return 0
+
+# %% ../nbs/09_cli.ipynb #c011
+# `python -m ft_pipeline.cli ...`, e.g. `accelerate launch -m ft_pipeline.cli train CONFIG` (a notebook has no __file__: not run there)
+if __name__ == '__main__' and '__file__' in globals(): sys.exit(main())

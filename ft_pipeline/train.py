@@ -10,6 +10,7 @@ import psutil, torch
 import torch.nn.functional as F
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState, GradientState
+from datasets import concatenate_datasets
 from .config import Config, FtError, Interrupted, resolve_device, resolve_precision, save_config, set_seed
 from .data import LengthGroupedBatchSampler, collate, load_prepared
 from .lora import add_lora, lora_param_groups
@@ -21,12 +22,16 @@ from transformers import get_scheduler
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'MANIFEST', 'CausalLMLoss', 'step_grads', 'plan_batches', 'make_optimizer', 'make_scheduler', 'warmup_for',
-           'write_manifest', 'check_checkpoint', 'list_checkpoints', 'latest_valid_checkpoint', 'TrainError',
-           'TrainInterrupted', 'TrainState', 'evaluate_loss', 'MetricsLog', 'TrainReport', 'TrainDashboard', 'train',
-           'save_tiny_model']
+__all__ = ['log', 'MANIFEST', 'TrainError', 'CausalLMLoss', 'step_grads', 'plan_batches', 'training_rows', 'make_optimizer',
+           'make_scheduler', 'warmup_for', 'write_manifest', 'check_checkpoint', 'list_checkpoints',
+           'latest_valid_checkpoint', 'TrainInterrupted', 'TrainState', 'evaluate_loss', 'MetricsLog', 'TrainReport',
+           'TrainDashboard', 'train', 'save_tiny_model']
 
-# %% ../nbs/04_train.ipynb #c007
+# %% ../nbs/04_train.ipynb #c006
+class TrainError(FtError):
+    "Training cannot go on: diverged, out of memory at micro-batch 1, no usable data, or a checkpoint that cannot be written or trusted."
+
+# %% ../nbs/04_train.ipynb #c008
 _LOGIT_POSTPROC = ('final_logit_softcapping', 'logit_scale', 'logits_scaling', 'output_multiplier_scale')
 
 class CausalLMLoss(torch.nn.Module):
@@ -49,7 +54,7 @@ class CausalLMLoss(torch.nn.Module):
             logits = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False).logits[:, :-1][sel]
         return F.cross_entropy(logits.float(), tgt[sel], reduction='sum'), sel.sum()
 
-# %% ../nbs/04_train.ipynb #c011
+# %% ../nbs/04_train.ipynb #c012
 def _chunks(batch: dict, splits: int) -> list[dict]:
     "Cut a collated batch into `splits` pieces along the batch dimension."
     if splits == 1: return [batch]
@@ -83,13 +88,28 @@ class _nullctx:
     def __enter__(self): return self
     def __exit__(self, *a): return False
 
-# %% ../nbs/04_train.ipynb #c015
+# %% ../nbs/04_train.ipynb #c016
 def plan_batches(lengths: list[int], bs: int, seed: int, epoch: int) -> list[list[int]]:
     "Micro-batches (lists of row indices) for one epoch; deterministic in (seed, epoch)."
     s = LengthGroupedBatchSampler(lengths, bs, seed=seed); s.set_epoch(epoch)
     return s.batches()
 
-# %% ../nbs/04_train.ipynb #c018
+# %% ../nbs/04_train.ipynb #c019
+def training_rows(ds, mode: str, mix_ratio: float, seed: int):
+    "The training dataset for `mode` ('sft', 'pretrain', 'mixed') from the prepared splits `ds`."
+    train = ds['train']
+    if mode == 'pretrain': return train.map(lambda r: {'labels': list(r['input_ids'])}, desc='labels = input_ids')
+    if mode == 'sft': return train
+    if 'mix' not in ds: raise TrainError("training.mode=mixed needs raw text: set data.mix_file and rerun `ft-pipeline prepare`")
+    n = round(len(train) * mix_ratio / (1 - mix_ratio))
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.randint(len(ds['mix']), (n,), generator=g).tolist()
+    cols = ['input_ids', 'labels'] + (['position_ids'] if 'position_ids' in train.column_names else [])  # packed rows keep their segments
+    mix = ds['mix'].select(idx)
+    if 'position_ids' in cols: mix = mix.map(lambda r: {'position_ids': list(range(len(r['input_ids'])))})
+    return concatenate_datasets([train.select_columns(cols), mix.select_columns(cols)])
+
+# %% ../nbs/04_train.ipynb #c022
 def make_optimizer(model, lr: float, loraplus_lr_ratio: float | None = None, weight_decay: float = 0.0, device: str = 'cpu'):
     "AdamW over the trainable parameters of `model` (fused kernel on CUDA and CPU)."
     groups = lora_param_groups(model, lr, loraplus_lr_ratio=loraplus_lr_ratio, weight_decay=weight_decay)
@@ -104,7 +124,7 @@ def warmup_for(tcfg, total_steps: int) -> int:
     "Warmup steps from `warmup_steps` or `warmup_ratio` of the total."
     return tcfg.warmup_steps if tcfg.warmup_steps is not None else math.ceil(tcfg.warmup_ratio * total_steps)
 
-# %% ../nbs/04_train.ipynb #c021
+# %% ../nbs/04_train.ipynb #c025
 MANIFEST = 'manifest.json'
 
 def _file_sha(p: Path) -> str:
@@ -146,10 +166,7 @@ def latest_valid_checkpoint(ckpt_dir: Path) -> Path | None:
         log.warning('checkpoint %s is unusable (%s); falling back to the previous one', d, problem)
     return None
 
-# %% ../nbs/04_train.ipynb #c024
-class TrainError(FtError):
-    "Training cannot go on: diverged, out of memory at micro-batch 1, or no usable data."
-
+# %% ../nbs/04_train.ipynb #c028
 class TrainInterrupted(Interrupted):
     "Training stopped on SIGTERM/SIGINT after saving a checkpoint."
 
@@ -176,7 +193,7 @@ class TrainState:
         self.interventions.append({'step': self.step, 'reason': reason, 'action': action})
         log.warning('step %d: %s -> %s', self.step, reason, action)
 
-# %% ../nbs/04_train.ipynb #c025
+# %% ../nbs/04_train.ipynb #c029
 def evaluate_loss(lm, ds, bs: int, pad_id: int, acc: Accelerator) -> float:
     "Mean NLL over all supervised tokens of `ds` (token-weighted, padding excluded)."
     lm.eval()
@@ -193,7 +210,7 @@ def evaluate_loss(lm, ds, bs: int, pad_id: int, acc: Accelerator) -> float:
         tot = acc.reduce(tot.to(acc.device), 'sum').cpu(); n = int(acc.reduce(torch.tensor(n, device=acc.device), 'sum'))
     return float(tot) / max(n, 1)
 
-# %% ../nbs/04_train.ipynb #c027
+# %% ../nbs/04_train.ipynb #c031
 class MetricsLog:
     "Append-only JSONL metrics plus TensorBoard (and W&B when asked)."
     def __init__(self, out: Path, report_to: list[str], enabled: bool = True, run_config: dict | None = None):
@@ -228,7 +245,7 @@ class MetricsLog:
         if self.tb is not None: self.tb.close()
         if self.wandb is not None: self.wandb.finish()
 
-# %% ../nbs/04_train.ipynb #c029
+# %% ../nbs/04_train.ipynb #c033
 def _trainable_names(model) -> set[str]:
     return {n for n, p in model.named_parameters() if p.requires_grad}
 
@@ -276,7 +293,7 @@ def _load(acc, lm, ckpt: Path, names: set[str]) -> TrainState:
                          f'(torch.load weights_only=True: {str(e).splitlines()[0]}). Delete it if you did not write it.') from None
     return TrainState(**json.loads((ckpt/'train_state.json').read_text()))
 
-# %% ../nbs/04_train.ipynb #c030
+# %% ../nbs/04_train.ipynb #c034
 @dataclass
 class TrainReport:
     "What a training run did; written to reports/train.json."
@@ -295,7 +312,7 @@ class TrainReport:
                 f'| padding | {self.pad_tokens/(self.train_tokens+self.pad_tokens):.1%} of processed tokens |\n'
                 f'| time | {self.seconds:.0f} s |\n| resumed from | {self.resumed_from or "-"} |\n| interventions | {iv} |\n')
 
-# %% ../nbs/04_train.ipynb #c031
+# %% ../nbs/04_train.ipynb #c035
 def _signal_guard(flag: dict):
     "Install SIGTERM/SIGINT handlers that set `flag['sig']`; returns a function restoring the previous handlers."
     if threading.current_thread() is not threading.main_thread(): return lambda: None
@@ -368,7 +385,7 @@ def _finish(acc, st: TrainState, out: Path, ckpt_dir: Path, steps_per_epoch: int
     acc.wait_for_everyone()
     return rep
 
-# %% ../nbs/04_train.ipynb #c033
+# %% ../nbs/04_train.ipynb #c037
 class TrainDashboard:
     "Live training view: curves, throughput and memory in a notebook; a tqdm bar elsewhere."
     def __init__(self, total: int, monitor: MemoryMonitor | None = None, every: int = 5, widgets: bool | None = None, start: int = 0):
@@ -407,7 +424,7 @@ class TrainDashboard:
     def close(self):
         if not self.widgets: self.bar.close()
 
-# %% ../nbs/04_train.ipynb #c035
+# %% ../nbs/04_train.ipynb #c039
 def train(cfg: Config,
           faults: dict[int, str] | None = None, # test seam: {optimizer step: 'nan' | 'oom' | 'oom-always'} injects that fault
          ) -> TrainReport:
@@ -432,7 +449,7 @@ def train(cfg: Config,
     opt = make_optimizer(model, tc.learning_rate, tc.loraplus_lr_ratio, tc.weight_decay, device)
     lm = CausalLMLoss(model)
     if tc.compile: lm = torch.compile(lm, dynamic=True)
-    train_ds, val_ds = ds['train'], ds.get('validation')
+    train_ds, val_ds = training_rows(ds, tc.mode, tc.mix_ratio, tc.seed), ds.get('validation')
     lengths = [len(x) for x in train_ds['input_ids']]
     per_step = tc.gradient_accumulation_steps * acc.num_processes
     n_micro = math.ceil(len(lengths) / tc.micro_batch_size)
@@ -536,7 +553,7 @@ def train(cfg: Config,
         if acc.is_main_process: mon.save(out/'reports'/'memory.json')
     return _finish(acc, st, out, ckpt_dir, steps_per_epoch, precision, device, resumed)
 
-# %% ../nbs/04_train.ipynb #c037
+# %% ../nbs/04_train.ipynb #c041
 def save_tiny_model(path: Path, arch: str = 'llama', seed: int = 0, **kw) -> Path:
     "Save a tiny randomly initialised model of `arch` (llama or qwen2) with the bundled tokenizer to `path` (for tests and demos)."
     from transformers import AutoConfig, AutoModelForCausalLM

@@ -1,0 +1,147 @@
+"""ft_pipeline's training loop vs TRL's SFTTrainer, side by side, on the same model, data and hyperparameters.
+
+Workload (issue 5): the bundled SmolLM2-135M-Instruct, 512 samples of the bundled extraction task, LoRA r=16 on all linear projections,
+max length 256, micro-batch 4, accumulation 4, 1 epoch, seed 42, lr 2e-4 cosine. Both trainers get the *same tokenized rows*
+(input_ids + labels from `ft-pipeline prepare`), so they optimise the same loss on the same tokens.
+
+    python bench/vs_trl.py                 # all configurations, ~15 min on a 2-core CPU
+    python bench/vs_trl.py --only ftp_bf16 trl_default
+
+Each configuration runs in its own process (clean memory, no shared caches). Afterwards every adapter's validation loss is computed
+by one function (token-weighted NLL over the same validation rows, fp32), so the losses compare. Results: bench/results/vs_trl.json.
+"""
+import argparse, json, os, platform, subprocess, sys, time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT/'bench'/'results'/'vs_trl_work'
+RESULTS = ROOT/'bench'/'results'/'vs_trl.json'
+COMMON = {'data.train_file': 'bundled:extraction', 'data.max_samples': 512 + 57, 'data.validation_split': 0.1, 'data.max_length': 256,
+          'lora.r': 16, 'lora.alpha': 32, 'lora.dropout': 0.05, 'lora.target_modules': 'all-linear',
+          'training.micro_batch_size': 4, 'training.gradient_accumulation_steps': 4, 'training.epochs': 1, 'training.seed': 42,
+          'training.learning_rate': 2e-4, 'training.lr_scheduler': 'cosine', 'training.warmup_ratio': 0.03, 'training.eval_every': 1000,
+          'training.save_every': 1000, 'training.report_to': [], 'training.device': 'cpu'}
+CONFIGS = {
+    'trl_default':      ('trl', {}),                                   # TRL's defaults (gradient checkpointing on), fp32 as the workload says
+    'trl_no_gc':        ('trl', {'gradient_checkpointing': False}),
+    'trl_packing':      ('trl', {'gradient_checkpointing': False, 'packing': True}),
+    'trl_bf16':         ('trl', {'gradient_checkpointing': False, 'bf16': True}),
+    'ftp_fp32':         ('ftp', {'training.precision': 'fp32'}),
+    'ftp_bf16':         ('ftp', {'training.precision': 'bf16'}),
+    'ftp_bf16_packed':  ('ftp', {'training.precision': 'bf16', 'data.packing': True}),
+}
+
+def prepared_dir() -> Path:
+    "Prepare the data once (ft_pipeline's prepare), shared by every configuration."
+    from ft_pipeline.config import load_config
+    from ft_pipeline.data import prepare
+    d = WORK/'data_src'
+    prepare(load_config(None, {**COMMON, 'output_dir': str(d)}))
+    return d
+
+def run_ftp(name, over) -> dict:
+    from ft_pipeline.config import load_config
+    from ft_pipeline.data import prepare
+    from ft_pipeline.train import train
+    out = WORK/name
+    cfg = load_config(None, {**COMMON, **over, 'output_dir': str(out), 'training.resume': 'never'})
+    prepare(cfg)
+    t0 = time.perf_counter(); rep = train(cfg); wall = time.perf_counter() - t0
+    return {'adapter': str(out/'adapter'), 'train_seconds': rep.seconds, 'wall_seconds_incl_load': wall}
+
+def run_trl(name, over) -> dict:
+    import torch
+    from datasets import load_from_disk
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+    from ft_pipeline.model import bundled_model_dir
+    src = prepared_dir()/'data'
+    train_ds = load_from_disk(str(src/'train')).select_columns(['input_ids', 'labels'])
+    path = bundled_model_dir()
+    tok = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    out = WORK/name
+    args = SFTConfig(output_dir=str(out), per_device_train_batch_size=4, gradient_accumulation_steps=4, learning_rate=2e-4,
+                     lr_scheduler_type='cosine', warmup_ratio=0.03, num_train_epochs=1, seed=42, max_length=256, report_to='none',
+                     logging_steps=10, save_strategy='no', use_cpu=True, bf16=over.pop('bf16', False), dataloader_num_workers=0, **over)
+    peft_cfg = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, target_modules='all-linear', task_type='CAUSAL_LM')
+    tr = SFTTrainer(model=model, args=args, train_dataset=train_ds, processing_class=tok, peft_config=peft_cfg)
+    t0 = time.perf_counter(); tr.train(); secs = time.perf_counter() - t0
+    tr.model.save_pretrained(str(out/'adapter'))
+    return {'adapter': str(out/'adapter'), 'train_seconds': secs}
+
+def val_loss(adapter: str) -> float:
+    "Token-weighted validation NLL of base + `adapter`, fp32, the same function for every configuration."
+    import torch
+    from accelerate import Accelerator
+    from datasets import load_from_disk
+    from peft import PeftModel
+    from ft_pipeline.model import bundled_model_dir
+    from ft_pipeline.train import CausalLMLoss, evaluate_loss
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    path = bundled_model_dir()
+    tok = AutoTokenizer.from_pretrained(path)
+    m = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32), adapter)
+    val = load_from_disk(str(WORK/'data_src'/'data'/'validation'))
+    return evaluate_loss(CausalLMLoss(m), val, 8, tok.pad_token_id, Accelerator(cpu=True))
+
+def matmul_peak() -> dict:
+    "Measured GFLOP/s of a large matmul on this CPU, fp32 and bf16."
+    import torch
+    res = {}
+    for name, dt in (('fp32', torch.float32), ('bf16', torch.bfloat16)):
+        a, b = torch.randn(2048, 2048, dtype=dt), torch.randn(2048, 2048, dtype=dt)
+        for _ in range(3): a @ b
+        t0 = time.perf_counter(); n = 20
+        for _ in range(n): a @ b
+        res[name] = 2 * 2048**3 * n / (time.perf_counter() - t0) / 1e9
+    return res
+
+def child(name):
+    kind, over = CONFIGS[name]
+    r = (run_ftp if kind == 'ftp' else run_trl)(name, dict(over))
+    print('RESULT ' + json.dumps(r))
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--only', nargs='*', default=list(CONFIGS))
+    ap.add_argument('--child')
+    a = ap.parse_args()
+    if a.child: return child(a.child)
+    WORK.mkdir(parents=True, exist_ok=True)
+    prepared_dir()
+    from datasets import load_from_disk
+    train_rows = load_from_disk(str(WORK/'data_src'/'data'/'train'))
+    real_tokens = sum(len(x) for x in train_rows['input_ids']); sup = sum(sum(l != -100 for l in x[1:]) for x in train_rows['labels'])
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results.setdefault('runs', {})
+    for name in a.only:
+        r = subprocess.run([sys.executable, __file__, '--child', name], capture_output=True, text=True)
+        if r.returncode != 0: print(r.stderr[-3000:]); raise SystemExit(f'{name} failed')
+        res = json.loads([l for l in r.stdout.splitlines() if l.startswith('RESULT ')][-1][7:])
+        res['real_tokens_per_s'] = real_tokens / res['train_seconds']
+        res['val_loss'] = val_loss(res['adapter'])
+        results['runs'][name] = res
+        print(name, json.dumps(res))
+    import psutil, torch
+    peak = matmul_peak()
+    body = 134.5e6 - 49152 * 576  # parameters in matmuls (the tied embedding is a lookup on input, a matmul only as the head)
+    results.update(date=datetime.now(timezone.utc).isoformat(timespec='minutes'), machine=f'{platform.processor() or platform.machine()}, '
+                   f'{os.cpu_count()} cores, {psutil.virtual_memory().total/2**30:.0f} GiB', torch=torch.__version__,
+                   train_rows=len(train_rows), real_tokens=real_tokens, supervised_tokens=int(sup), matmul_gflops=peak)
+    base = results['runs'].get('trl_default')
+    for name, res in results['runs'].items():
+        flops = 4 * body * real_tokens + 4 * 49152 * 576 * sup
+        prec = 'bf16' if 'bf16' in name else 'fp32'
+        res['fraction_of_matmul_peak'] = flops / res['train_seconds'] / 1e9 / peak[prec]
+        if base: res['speedup_vs_trl_default'] = res['real_tokens_per_s'] / base['real_tokens_per_s']
+    RESULTS.write_text(json.dumps(results, indent=1))
+    print(f"| run | real tokens/s | x TRL default | val loss | train s | % of {''} matmul peak |")
+    for name, res in results['runs'].items():
+        print(f"| {name} | {res['real_tokens_per_s']:.0f} | {res.get('speedup_vs_trl_default', float('nan')):.2f} | {res['val_loss']:.4f} | "
+              f"{res['train_seconds']:.0f} | {100*res['fraction_of_matmul_peak']:.0f}% |")
+
+if __name__ == '__main__':
+    main()
