@@ -263,7 +263,7 @@ def _test_set(cfg: Config, out: Path, tok, seen_splits: dict):
     msgs = [json.loads(r['messages']) for r in rows]
     for r, m in zip(rows, msgs):
         if not m or m[-1]['role'] != 'assistant': raise EvalError(f"data/test sample {r['sample_id']}: the last message must be the assistant reference")
-    seen = {s: tok.batch_decode(ds['input_ids'], skip_special_tokens=False) for s, ds in seen_splits.items() if ds is not None}
+    seen = {s: tok.batch_decode(list(ds['input_ids']), skip_special_tokens=False) for s, ds in seen_splits.items() if ds is not None}
     searched = check_contamination([m[:-1] for m in msgs], [r['sample_id'] for r in rows], seen)
     return dict(rows=rows, messages=msgs, refs=[m[-1]['content'] for m in msgs], searched=searched)
 
@@ -297,8 +297,10 @@ def _report_data(cfg: Config, res: dict, test, ident: dict, baseline: bool) -> t
     cname = e.custom_metric.partition(':')[2] if e.custom_metric else 'custom'
     val = {n: r['val'].assign(bucket=lambda d: d.n_tokens.map(lambda x: length_bucket(x, e.length_buckets))) for n, r in res.items()}
     ppl = {n: {kind: perplexity(val[n], kind) for kind in ('response', 'prompt', 'overall')} for n in names}
-    tabs = {'ppl_source': pd.concat({n: ppl_table(val[n], 'source')[['rows', 'response_ppl']] for n in names}, axis=1),
-            'ppl_bucket': pd.concat({n: ppl_table(val[n], 'bucket')[['rows', 'response_ppl']] for n in names}, axis=1)}
+    side = lambda by: pd.concat([ppl_table(val[names[0]], by)[['rows']]] +
+                                [ppl_table(val[n], by)[['response_ppl']].rename(columns={'response_ppl': f'{n} response_ppl'}) for n in names], axis=1)
+    order = [length_bucket(e, e_cfg) for e_cfg in [e.length_buckets] for e in sorted(e_cfg)] + [length_bucket(10**9, e.length_buckets)]
+    tabs = {'ppl_source': side('source'), 'ppl_bucket': side('bucket').pipe(lambda t: t.reindex([b for b in order if b in t.index]))}
     gen_ppl = {n: perplexity(r['general'], 'overall') for n, r in res.items()}
     d = {'created': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'), 'baseline_only': baseline, 'models': ident,
          'config_hash': cfg.section_hash(), 'evaluation_hash': cfg.section_hash('evaluation'),

@@ -16,8 +16,9 @@ from .config import Config, FtError, ModelConfig, load_config
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'MergeError', 'merge_weight', 'read_adapter', 'merge_to_dir', 'compare_logits', 'greedy_agreement',
-           'dequantized_weights', 'PeakRSS', 'MergeReport', 'merge', 'InferError', 'Chat', 'load_chat', 'infer', 'repl']
+__all__ = ['log', 'MergeError', 'merge_weight', 'read_adapter', 'read_safetensors', 'merge_to_dir', 'compare_logits',
+           'greedy_agreement', 'dequantized_weights', 'PeakRSS', 'MergeReport', 'merge', 'InferError', 'Chat',
+           'load_chat', 'infer', 'repl']
 
 # %% ../nbs/06_merge.ipynb #c006
 class MergeError(FtError):
@@ -70,6 +71,21 @@ def read_adapter(adapter_dir: str | Path) -> tuple[dict, dict[str, dict], dict[s
     return acfg, mods, extra
 
 # %% ../nbs/06_merge.ipynb #c014
+_ST_DTYPES = {'F64': torch.float64, 'F32': torch.float32, 'F16': torch.float16, 'BF16': torch.bfloat16, 'I64': torch.int64,
+              'I32': torch.int32, 'I16': torch.int16, 'I8': torch.int8, 'U8': torch.uint8, 'BOOL': torch.bool}
+
+def read_safetensors(path: str | Path) -> Iterator[tuple[str, torch.Tensor]]:
+    "(name, tensor) of a safetensors file one at a time, in file order, read without memory-mapping the file."
+    with open(path, 'rb') as f:
+        n = int.from_bytes(f.read(8), 'little'); header = json.loads(f.read(n))
+        header.pop('__metadata__', None)
+        for name, info in sorted(header.items(), key=lambda kv: kv[1]['data_offsets'][0]):
+            if info['dtype'] not in _ST_DTYPES: raise MergeError(f"{path}: tensor {name} has dtype {info['dtype']}, which the merge cannot read")
+            start, end = info['data_offsets']; buf = bytearray(end - start)
+            f.seek(8 + n + start); f.readinto(buf)
+            t = torch.frombuffer(buf, dtype=_ST_DTYPES[info['dtype']]) if buf else torch.empty(0, dtype=_ST_DTYPES[info['dtype']])
+            yield name, t.reshape(info['shape'])
+
 def _shards(model_dir: Path) -> list[str]:
     idx = model_dir/'model.safetensors.index.json'
     if idx.is_file(): return sorted(set(json.loads(idx.read_text())['weight_map'].values()))
@@ -86,18 +102,17 @@ def merge_to_dir(base_dir: str | Path, adapter_dir: str | Path, dest: str | Path
     todo, merged, dtypes = {f'{m}.weight' for m in mods}, [], set()
     for shard in _shards(base_dir):
         out = {}
-        with safe_open(base_dir/shard, 'pt') as f:
-            for name in f.keys():
-                t = f.get_tensor(name); dtypes.add(str(t.dtype).replace('torch.', ''))
-                src = base_weight(name) if base_weight else None
-                if src is None: src = t
-                if name in extra: src = extra.pop(name)
-                if name in todo:
-                    m = mods[name[:-len('.weight')]]
-                    w = merge_weight(src, m['A'], m['B'], m['scale'], m.get('magnitude'))
-                    if not torch.isfinite(w).all(): raise MergeError(f"merging {name} produced NaN/inf: the adapter is broken")
-                    src = w; todo.discard(name); merged.append(name)
-                out[name] = src.to(t.dtype).contiguous()
+        for name, t in read_safetensors(base_dir/shard):
+            dtypes.add(str(t.dtype).replace('torch.', ''))
+            src = base_weight(name) if base_weight else None
+            if src is None: src = t
+            if name in extra: src = extra.pop(name)
+            if name in todo:
+                m = mods[name[:-len('.weight')]]
+                w = merge_weight(src, m['A'], m['B'], m['scale'], m.get('magnitude'))
+                if not torch.isfinite(w).all(): raise MergeError(f"merging {name} produced NaN/inf: the adapter is broken")
+                src = w; todo.discard(name); merged.append(name)
+            out[name] = src.to(t.dtype).contiguous()
         save_file(out, dest/shard, metadata={'format': 'pt'}); del out
     if todo: raise MergeError(f"adapter modules not found in the base weights of {base_dir}: {sorted(todo)[:5]} (is the adapter for this base model?)")
     if extra: raise MergeError(f"adapter tensors not found in the base weights of {base_dir}: {sorted(extra)[:5]} (tied embeddings cannot take modules_to_save)")
@@ -163,6 +178,14 @@ def _base_dir(mcfg: ModelConfig) -> Path:
     return Path(snapshot_download(p, revision=mcfg.revision, allow_patterns=['*.json', '*.safetensors'], token=hf_token(),
                                   local_files_only=not hub_reachable()))
 
+def _n_params(d: Path) -> int:
+    "Number of parameters stored in the safetensors of `d` (from the headers only)."
+    n = 0
+    for shard in _shards(Path(d)):
+        with open(Path(d)/shard, 'rb') as f: h = json.loads(f.read(int.from_bytes(f.read(8), 'little')))
+        n += sum(math.prod(v['shape']) for k, v in h.items() if k != '__metadata__')
+    return n
+
 def _dir_mb(d: Path) -> float: return sum(f.stat().st_size for f in d.glob('*.safetensors')) / 2**20
 
 # %% ../nbs/06_merge.ipynb #c026
@@ -178,8 +201,8 @@ def _verify_batch(out: Path, n: int, pad_id: int) -> tuple[dict, list[torch.Tens
     prompts = [torch.tensor(r['input_ids'][:next((i for i, l in enumerate(r['labels']) if l != -100), len(r['labels']))]) for r in rows]
     return batch, [p for p in prompts if len(p)]
 
-def _fp32_reference(base_dir: Path, adapter_dir: Path, base_weight, device: str):
-    "The adapter on the base weights a merge used (optionally substituted), in float32: what the merged model must reproduce."
+def _reference(base_dir: Path, adapter_dir: Path, base_weight, device: str, dtype: torch.dtype):
+    "The adapter on the base weights a merge used (optionally substituted), in `dtype`: what the merged model must reproduce."
     from transformers import AutoModelForCausalLM
     from peft import PeftModel
     m = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
@@ -188,9 +211,22 @@ def _fp32_reference(base_dir: Path, adapter_dir: Path, base_weight, device: str)
             for n, prm in m.named_parameters():
                 w = base_weight(n)
                 if w is not None: prm.copy_(w)
-    return PeftModel.from_pretrained(m, adapter_dir).to(device).eval()
+    return PeftModel.from_pretrained(m, adapter_dir).to(device=device, dtype=dtype).eval()
+
+def _verify_setup(n_params: int, device: str) -> tuple[str, torch.dtype]:
+    "float64 (on `device` if it has room, else the CPU) when two float64 copies fit comfortably; float32 on `device` otherwise."
+    need = 2.5 * 8 * n_params
+    if device == 'cuda' and need < 0.8 * torch.cuda.mem_get_info()[0]: return 'cuda', torch.float64
+    if need < 0.6 * psutil.virtual_memory().available: return 'cpu', torch.float64
+    return device, torch.float32
 
 # %% ../nbs/06_merge.ipynb #c027
+def _chat_template(cfg: Config, tok) -> str | None:
+    "The chat template training used: the `data.chat_template` override (named or Jinja) or else the tokenizer's own."
+    from ft_pipeline.data import get_template
+    return get_template(tok, cfg.data.chat_template)
+
+# %% ../nbs/06_merge.ipynb #c028
 @dataclass
 class MergeReport:
     "Result of `merge`: the numbers of reports/merge.json."
@@ -208,7 +244,7 @@ class MergeReport:
             s += [f"| {k} | {x['mean_kl']:.3e} | {x['greedy_agreement']:.1%} |" for k, x in d['qlora'].items()]
         return '\n'.join(s)
 
-# %% ../nbs/06_merge.ipynb #c028
+# %% ../nbs/06_merge.ipynb #c029
 def merge(cfg: Config) -> MergeReport:
     "Merge `adapter/` of the run in `cfg.output_dir` into its base, verify it, write `merged/` and `reports/merge.json`."
     from ft_pipeline.model import load_tokenizer
@@ -242,10 +278,11 @@ def merge(cfg: Config) -> MergeReport:
             if cfg.merge.strategy == 'dequantized':
                 raise MergeError("merge.strategy=dequantized needs a QLoRA run (quantization.load_in_4bit=true); use auto or original")
             strategy, infos = 'original', {'original': run('original', None)}
-        ref = _fp32_reference(base_dir, ad, deq if strategy == 'dequantized' else None, device)
-        cand = AutoModelForCausalLM.from_pretrained(tmps[strategy], dtype=torch.float32).to(device).eval()
-        v = compare_logits(ref, cand, batch)
-        v['generation_agreement'] = greedy_agreement(ref, cand, prompts)
+        vdev, vdt = _verify_setup(_n_params(tmps[strategy]), device)
+        ref = _reference(base_dir, ad, deq if strategy == 'dequantized' else None, vdev, vdt)
+        cand = AutoModelForCausalLM.from_pretrained(tmps[strategy], dtype=torch.float32).to(device=vdev, dtype=vdt).eval()
+        v = dict(compare_logits(ref, cand, batch), dtype=str(vdt).replace('torch.', ''), device=vdev)
+        v['generation_agreement'] = greedy_agreement(ref, cand, prompts[:4])
         fp32 = infos[strategy]['dtypes'] == ['float32']
         v['tolerance'] = cfg.merge.tolerance if cfg.merge.tolerance is not None else 1e-4 if fp32 else 5e-2
         if not v['max_abs_logit_diff'] <= v['tolerance']:
@@ -265,14 +302,7 @@ def merge(cfg: Config) -> MergeReport:
     (rep/'merge.json.tmp').write_text(json.dumps(d, indent=1)); os.replace(rep/'merge.json.tmp', rep/'merge.json')
     return MergeReport(d, rep/'merge.json')
 
-# %% ../nbs/06_merge.ipynb #c029
-def _chat_template(cfg: Config, tok) -> str | None:
-    "The chat template training used: the tokenizer's own, or the `data.chat_template` override resolved by the data stage."
-    if cfg.data.chat_template is None: return tok.chat_template
-    from ft_pipeline.data import resolve_chat_template
-    return resolve_chat_template(cfg.data.chat_template)
-
-# %% ../nbs/06_merge.ipynb #c031
+# %% ../nbs/06_merge.ipynb #c047
 class InferError(FtError):
     "A model of the run cannot be opened for inference."
 
@@ -311,7 +341,7 @@ class Chat:
             if on_text: on_text(s)
         return ''.join(parts).strip()
 
-# %% ../nbs/06_merge.ipynb #c032
+# %% ../nbs/06_merge.ipynb #c048
 def load_chat(out_dir: str | Path, model: str = 'adapter') -> Chat:
     "Open the `model` ('adapter', 'merged' or 'gguf') of the run in `out_dir` for chatting."
     out = Path(out_dir)
@@ -345,7 +375,7 @@ def infer(out_dir: str | Path, prompt: str, model: str = 'adapter', max_new_toke
     "Reply of the run's `model` ('adapter', 'merged' or 'gguf') to one user `prompt`, streamed to `on_text`."
     return load_chat(out_dir, model).reply([{'role': 'user', 'content': prompt}], on_text, max_new_tokens=max_new_tokens, temperature=temperature)
 
-# %% ../nbs/06_merge.ipynb #c034
+# %% ../nbs/06_merge.ipynb #c050
 def _echo(s: str): print(s, end='', flush=True)
 
 def repl(chat: Chat, read: Callable[[str], str] = input, write: Callable[[str], None] = _echo, **kw) -> list[dict]:
