@@ -74,19 +74,22 @@ def main():
            'model_dir': str(model_dir), 'llama_cpp_python_sdist': LLAMA_CPP_PYTHON, 'repeats': a.repeats, 'results': {}}
     try: res['cpu_model'] = next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
     except (OSError, StopIteration): pass
-    for t in a.types:
-        ours, theirs = work/f'ours-{t}.gguf', work/f'llamacpp-{t}.gguf'
+    # all timed runs first: a child's peak RSS (wait4 ru_maxrss) includes what it inherited at fork, so this process stays small
+    # until they are done, and only then reads the files for the comparison
+    files = {t: (work/f'ours-{t}.gguf', work/f'llamacpp-{t}.gguf') for t in a.types}
+    for t, (ours, theirs) in files.items():
         cmds = {'ours': [sys.executable, '-c', f'from ft_pipeline.export import write_gguf; write_gguf({str(model_dir)!r}, {str(ours)!r}, {t!r})'],
                 'llama_cpp': [sys.executable, str(tree/'convert_hf_to_gguf.py'), str(model_dir), '--outtype', t, '--outfile', str(theirs)]}
         runs = {k: [] for k in cmds}
         for _ in range(a.repeats):
             for k, c in cmds.items(): runs[k].append(run(c))
-        r = {k: {'seconds_min': min(x['seconds'] for x in v), 'seconds_all': [x['seconds'] for x in v],
-                 'peak_rss_mib_max': max(x['peak_rss_mib'] for x in v), 'size_bytes': (ours if k == 'ours' else theirs).stat().st_size}
-             for k, v in runs.items()}
-        r['equality'] = compare(ours, theirs)
-        res['results'][t] = r
-        print(t, json.dumps({k: r[k] for k in ('ours', 'llama_cpp')}), 'tensors_equal', r['equality']['tensors_equal'], flush=True)
+        res['results'][t] = {k: {'seconds_min': min(x['seconds'] for x in v), 'seconds_all': [x['seconds'] for x in v],
+                                 'peak_rss_mib_max': max(x['peak_rss_mib'] for x in v), 'size_bytes': (ours if k == 'ours' else theirs).stat().st_size}
+                             for k, v in runs.items()}
+        print(t, json.dumps(res['results'][t]), flush=True)
+    for t, (ours, theirs) in files.items():
+        res['results'][t]['equality'] = eq = compare(ours, theirs)
+        print(t, 'tensors_equal', eq['tensors_equal'], 'metadata differing', eq['metadata_differing'], flush=True)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(res, indent=1))
     print(f'wrote {a.out}')

@@ -2,7 +2,7 @@
 
 # %% ../nbs/07_export.ipynb #c003
 from __future__ import annotations
-import ctypes, hashlib, importlib.util, json, logging, os, shutil, tempfile, threading, time
+import ctypes, functools, hashlib, importlib.util, json, logging, os, shutil, tempfile, threading, time
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, asdict
@@ -40,9 +40,13 @@ def read_hf_config(model_dir: Path) -> dict:
     return hp
 
 # %% ../nbs/07_export.ipynb #c012
+@functools.lru_cache(maxsize=8)
+def _name_map(arch: MODEL_ARCH, n_layers: int) -> gguf.TensorNameMap:
+    return gguf.get_tensor_name_map(arch, n_layers)   # builds thousands of entries: once per model, not once per tensor
+
 def map_tensor_name(name: str, arch: MODEL_ARCH, n_layers: int) -> str:
     "The GGUF name of the HF tensor `name`, or an `ExportError` naming it."
-    new = gguf.get_tensor_name_map(arch, n_layers).get_name(name, try_suffixes=('.weight', '.bias'))
+    new = _name_map(arch, n_layers).get_name(name, try_suffixes=('.weight', '.bias'))
     if new is not None: return new
     hint = (" This is a 4-bit bitsandbytes checkpoint: merge into a bf16/fp16/fp32 base first (merge stage)."
             if any(s in name for s in ('absmax', 'quant_map', 'quant_state', 'nested_')) else '')
@@ -80,6 +84,7 @@ def _rope(hp: dict) -> tuple[float, dict]:
 
 def rope_freqs(model_dir: Path) -> torch.Tensor | None:
     "llama.cpp's `rope_freqs` tensor for a `llama3`-scaled rope (None for unscaled rope)."
+    if _rope(json.loads((Path(model_dir)/'config.json').read_text()))[1]['rope_type'] != 'llama3': return None
     from transformers import AutoConfig
     from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
     c = AutoConfig.from_pretrained(model_dir)
@@ -147,12 +152,12 @@ def add_tokenizer(w: gguf.GGUFWriter, model_dir: Path, n_vocab: int):
     model_dir = Path(model_dir)
     if not (model_dir/'tokenizer.json').is_file():
         raise ExportError(f"{model_dir} has no tokenizer.json; the GGUF export needs a fast (tokenizers) tokenizer. Save it with tok.save_pretrained().")
-    tj = json.loads((model_dir/'tokenizer.json').read_text(encoding='utf-8'))
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    tj = json.loads(tok.backend_tokenizer.to_str())   # what transformers runs, which is not always tokenizer.json (see above)
     m = tj['model']
     if m['type'] != 'BPE' or m.get('byte_fallback') or (tj.get('decoder') or {}).get('type') != 'ByteLevel':
         raise ExportError(f"{model_dir/'tokenizer.json'}: a {m['type']} tokenizer{' with byte fallback (SentencePiece-style)' if m.get('byte_fallback') else ''} "
                           "is not supported by this exporter; it writes byte-level BPE tokenizers (GPT-2, SmolLM, Llama 3, Qwen2).")
-    tok = AutoTokenizer.from_pretrained(model_dir)
     toks, types = vocab_tokens(tok, n_vocab)
     w.add_tokenizer_model('gpt2'); w.add_tokenizer_pre(bpe_pre_type(tj))
     w.add_token_list(toks); w.add_token_types(types)
@@ -200,12 +205,13 @@ def _plan(model_dir: Path, hp: dict, ftype: str):
     "[(hf_name, file, gguf_name, shape, qtype)] for every tensor to write, in file order, without loading weights."
     arch, n = ARCHS[hp['architectures'][0]], hp['num_hidden_layers']
     tied = hp.get('tie_word_embeddings', False)
-    plan = []
-    for name, f in sorted(_shards(model_dir).items()):
-        if name.endswith('rotary_emb.inv_freq') or (tied and name == 'lm_head.weight'): continue
-        with safe_open(f, 'pt') as sf: shape = tuple(sf.get_slice(name).get_shape())
-        new = map_tensor_name(name, arch, n)
-        plan.append((name, f, new, shape, tensor_qtype(new, shape, ftype)))
+    plan, shards = [], _shards(model_dir)
+    for f in sorted(set(shards.values())):
+        with safe_open(f, 'pt') as sf:
+            for name in sorted(sf.keys()):
+                if name.endswith('rotary_emb.inv_freq') or (tied and name == 'lm_head.weight'): continue
+                shape, new = tuple(sf.get_slice(name).get_shape()), map_tensor_name(name, arch, n)
+                plan.append((name, f, new, shape, tensor_qtype(new, shape, ftype)))
     return plan
 
 def _convert(t: torch.Tensor, name: str, hp: dict, qt: QT) -> np.ndarray:
@@ -404,13 +410,14 @@ def verify_gguf(gguf_path: str | Path, # the GGUF to check
 # %% ../nbs/07_export.ipynb #c058
 @contextmanager
 def _c_stderr():
-    "Send C-level stderr (llama.cpp prints a line per tensor) to a temporary file; yields its path."
-    with tempfile.TemporaryDirectory() as d:
-        path, saved = Path(d)/'stderr.txt', os.dup(2)
-        with open(path, 'wb') as f:
-            os.dup2(f.fileno(), 2)
-            try: yield path
-            finally: os.dup2(saved, 2); os.close(saved)
+    "Send C-level stderr (llama.cpp prints a line per tensor) to a temporary file; yields a list that holds its lines on exit."
+    lines, saved = [], os.dup(2)
+    with tempfile.TemporaryFile() as f:
+        os.dup2(f.fileno(), 2)
+        try: yield lines
+        finally:
+            os.dup2(saved, 2); os.close(saved)
+            f.seek(0); lines.extend(f.read().decode(errors='replace').splitlines())
 
 def quantize_gguf(src_path: str | Path, out_path: str | Path, ftype: str, nthread: int = 2) -> GGUFFile:
     "Quantize the GGUF `src_path` (F16/F32/BF16) to the K-quant `ftype` with llama.cpp's `llama_model_quantize`."
@@ -424,9 +431,8 @@ def quantize_gguf(src_path: str | Path, out_path: str | Path, ftype: str, nthrea
     p = llama_cpp.llama_model_quantize_default_params()
     p.ftype, p.nthread = getattr(llama_cpp, K_QUANTS[ftype]), nthread
     t0 = time.perf_counter()
-    with PeakRSS() as mem, _c_stderr() as err:
+    with PeakRSS() as mem, _c_stderr() as msgs:
         rc = llama_cpp.llama_model_quantize(str(src_path).encode(), str(tmp).encode(), ctypes.byref(p))
-    msgs = err.read_text(errors='replace').splitlines()
     if rc != 0: raise ExportError(f"llama_model_quantize({src_path.name} -> {ftype}) failed with code {rc}: {' | '.join(msgs[-3:])}")
     log.info('%s: %d tensors fell back to another type (rows not a multiple of 256)', out_path.name, sum('falling back' in m for m in msgs))
     os.replace(tmp, out_path)
@@ -576,7 +582,9 @@ def export(cfg: Config) -> ExportReport:
     merged_dir, gdir = out/'merged', out/'gguf'
     if not (merged_dir/'config.json').is_file():
         raise ExportError(f"{merged_dir} has no merged model (config.json missing): run the merge stage first (ft-pipeline merge CONFIG).")
-    hp = read_hf_config(merged_dir)
+    read_hf_config(merged_dir)   # refuses an unsupported architecture before any work
+    otype = ec.ollama_type or ('q8_0' if 'q8_0' in ec.types else ec.types[0])
+    if otype not in ec.types: raise ExportError(f"export.ollama_type={otype} is not in export.types {ec.types}")
     ks = [t for t in ec.types if t in K_QUANTS]
     if ks and not has_llama_cpp():
         raise ExportError(f"export.types has {', '.join(ks)}: K-quants need llama.cpp's quantizer (llama-cpp-python): {LLAMA_CPP_INSTALL}. "
@@ -601,8 +609,6 @@ def export(cfg: Config) -> ExportReport:
             v = verify_gguf(f.path, merged_dir, prompts, f.ftype, ec.min_top1, ec.max_kl, None, ec.verify_new_tokens, merged, tok, ref, gen)
             report['verification'].append(v)
         for fr, v in zip(report['files'], report['verification']): fr['verified'] = 'passed' if v['passed'] else 'FAILED'
-    otype = ec.ollama_type or ('q8_0' if 'q8_0' in ec.types else ec.types[0])
-    if otype not in ec.types: raise ExportError(f"export.ollama_type={otype} is not in export.types {ec.types}")
     mf = make_modelfile(path(otype).name, AutoTokenizer.from_pretrained(merged_dir),
                         json.loads((merged_dir/'generation_config.json').read_text()) if (merged_dir/'generation_config.json').is_file() else {},
                         ec.ollama_parameters)
