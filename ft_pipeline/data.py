@@ -335,7 +335,8 @@ def to_conversations(ds: Dataset, fmt: str, mapping: dict | None = None, name: s
             out['messages'].append(msgs); out['drop'].append(why)
             out['sample_id'].append(str(r[has_id]) if has_id and r.get(has_id) is not None else f'{name}-{i}')
             out['source'].append(str(r['source']) if r.get('source') is not None else name)
-            out['key'].append(_norm('\n'.join(f"{m['role']}: {m['content']}" for m in msgs)))
+            out['key'].append(_norm('\n'.join(f"{m['role']}: {m['content']}" for m in msgs)) if not why else  # dropped: the raw record, for the report
+                              f'record {i+1}: ' + json.dumps(r, default=str, ensure_ascii=False)[:200])
         return out
     return ds.map(conv, batched=True, with_indices=True, remove_columns=ds.column_names, features=CONV_FEATURES, desc='to conversations')
 
@@ -348,7 +349,7 @@ def _shingles(key: str, n: int = 3) -> list[bytes]:
 class DupIndex:
     "Exact (hash) and near (MinHash LSH) duplicate lookup over normalised sample keys."
     def __init__(self, threshold: float = 0.9, num_perm: int = 128):
-        self.threshold, self.num_perm, self.hashes = threshold, num_perm, set()
+        self.threshold, self.num_perm, self.hashes, self.mhs = threshold, num_perm, set(), []
         self.lsh = MinHashLSH(threshold=threshold, num_perm=num_perm) if threshold > 0 else None
 
     def _minhashes(self, keys): return MinHash.bulk([_shingles(k) for k in keys], num_perm=self.num_perm)
@@ -359,11 +360,12 @@ class DupIndex:
         for i, (k, mh) in enumerate(zip(keys, mhs)):
             h = hashlib.blake2b(k.encode(), digest_size=16).digest()
             if h in self.hashes: out.append('exact_duplicate'); continue
-            if self.lsh is not None and any(mh.jaccard(self._mh[j]) >= self.threshold for j in self.lsh.query(mh)): out.append('near_duplicate'); continue
+            if self.lsh is not None and any(mh.jaccard(self.mhs[j]) >= self.threshold for j in self.lsh.query(mh)):
+                out.append('near_duplicate'); continue
             out.append('')
-            if add:
-                self.hashes.add(h)
-                if self.lsh is not None: self._mh = getattr(self, '_mh', {}); self._mh[len(self._mh)] = mh; self.lsh.insert(len(self._mh)-1, mh)
+            if not add: continue
+            self.hashes.add(h)
+            if self.lsh is not None: self.lsh.insert(len(self.mhs), mh); self.mhs.append(mh)
         return out
 
 # %% ../nbs/01_data.ipynb #c044
@@ -379,14 +381,13 @@ NAMED_TEMPLATES = {
 
 def get_template(tok, override: str | None = None) -> str:
     "The Jinja chat template to use: the named or literal `override`, else the tokenizer's own."
-    if override: return NAMED_TEMPLATES.get(override, override) if override in NAMED_TEMPLATES or '{' in override else _bad_template(override)
+    if override in NAMED_TEMPLATES: return NAMED_TEMPLATES[override]
+    if override and '{' in override: return override
+    if override: raise DataError(f"data.chat_template={override!r} is neither a named template ({', '.join(NAMED_TEMPLATES)}) nor a Jinja string")
     if not getattr(tok, 'chat_template', None):
         raise DataError(f"the tokenizer of {getattr(tok, 'name_or_path', 'this model')} has no chat template. Set one: "
                         f"--set data.chat_template=chatml (or llama-3, alpaca, or a Jinja string)")
     return tok.chat_template
-
-def _bad_template(name):
-    raise DataError(f"data.chat_template={name!r} is neither a named template ({', '.join(NAMED_TEMPLATES)}) nor a Jinja string")
 
 def render_prompt(tok, messages: list[dict], chat_template: str | None = None) -> str:
     "`messages` rendered with the chat template and the assistant header appended: the text to generate a reply from."
@@ -444,7 +445,9 @@ def tokenize_conversation(tok, messages: list[dict], template: str, max_length: 
         if strategy == 'truncate_response': i, left = len(messages) - 1, False
         else:
             first = 1 if messages[0]['role'] == 'system' else 0
-            if len(messages) - first > 2: messages = messages[:first] + messages[first+2:]; ids, labels = _encode(tok, messages, template, train_on); truncated = True; continue
+            if len(messages) - first > 2:  # drop the oldest exchange first
+                messages, truncated = messages[:first] + messages[first+2:], True
+                ids, labels = _encode(tok, messages, template, train_on); continue
             i, left = len(messages) - 2, True
         messages = _shorten(tok, messages, i, over, left)
         if messages is None: return None, 'too_long'
@@ -721,6 +724,8 @@ def prepare(cfg: Config) -> DataReport:
         parts['train'] = base.select(idx[0])
         for k, ix in zip(fracs, idx[1:]): parts[k] = base.select(ix)
     for k, v in parts.items():
+        if v.num_rows == 0 and k in fracs:
+            raise DataError(f"data.{k}_split={fracs[k]} of {parts['train'].num_rows + v.num_rows} samples holds out 0 samples; raise it, add data, or set it to 0")
         if v.num_rows == 0: raise DataError(f"{k}: no usable rows left after filtering ({rep.dropped or 'nothing dropped'}); see the drop reasons above")
     # 4. tokenize train/validation (test stays text)
     tmp = out/f'data.tmp-{os.getpid()}'
