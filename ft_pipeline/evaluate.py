@@ -205,7 +205,7 @@ def _fmt(x, nd=3):
 def _md_table(df: pd.DataFrame) -> str:
     cols = [df.index.name or ''] + [str(c) for c in df.columns]
     lines = ['| ' + ' | '.join(cols) + ' |', '|' + '---|' * len(cols)]
-    for i, r in df.iterrows(): lines.append('| ' + ' | '.join([str(i)] + [_fmt(v) for v in r.tolist()]) + ' |')
+    for i, *vals in df.itertuples(): lines.append('| ' + ' | '.join([str(i)] + [_fmt(v) for v in vals]) + ' |')
     return '\n'.join(lines)
 
 # %% ../nbs/05_evaluate.ipynb #c043
