@@ -142,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     "Run `ft-pipeline` with `argv`; returns the exit code (0 ok, 2 bad input, 1 internal failure)."
     a = build_parser().parse_args(argv)
+    if not a.debug:  # per-map progress bars of `datasets` drown the stage output; our own training bar stays
+        from datasets.utils.logging import disable_progress_bar
+        disable_progress_bar()
     logging.basicConfig(level=logging.DEBUG if a.debug else logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
     for h in logging.getLogger().handlers: h.addFilter(RedactFilter())
     try: a.fn(a)

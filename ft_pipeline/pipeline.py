@@ -161,7 +161,9 @@ def write_summary(cfg: Config) -> str:
     L = [f'# Run summary: `{out}`', '', f'Base model `{cfg.model.name_or_path}`, data `{cfg.data.train_file}`, LoRA r={cfg.lora.r} '
          f'({"QLoRA 4-bit " + cfg.quantization.quant_type if cfg.quantization.load_in_4bit else "full-precision base"}).', '']
     ds = _read_json(out/'reports'/'data_stats.json')
-    if ds: L += [f"Data: {json.dumps({k: ds[k] for k in ('train', 'validation', 'test') if k in ds})}", '']
+    if ds:
+        dropped = sum(ds.get('dropped', {}).values()) if isinstance(ds.get('dropped'), dict) else ds.get('dropped')
+        L += [f"Data: {', '.join(f'{n} {k}' for k, n in ds['sizes'].items())} samples ({dropped} dropped; see reports/data_stats.json).", '']
     tr = _read_json(out/'reports'/'train.json')
     if tr:
         ev = f"eval_loss {tr['first_eval_loss']:.4f} -> {tr['best_eval_loss']:.4f}" if tr.get('best_eval_loss') is not None else 'not evaluated'
