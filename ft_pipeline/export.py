@@ -2,9 +2,9 @@
 
 # %% ../nbs/07_export.ipynb #c003
 from __future__ import annotations
-import ctypes, functools, hashlib, importlib.util, json, logging, os, shutil, tempfile, threading, time
+import ctypes, functools, hashlib, importlib.util, io, json, logging, os, shutil, tempfile, threading, time
 from collections import Counter
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr
 from dataclasses import dataclass, asdict
 from pathlib import Path
 
@@ -410,14 +410,14 @@ def verify_gguf(gguf_path: str | Path, # the GGUF to check
 # %% ../nbs/07_export.ipynb #c058
 @contextmanager
 def _c_stderr():
-    "Send C-level stderr (llama.cpp prints a line per tensor) to a temporary file; yields a list that holds its lines on exit."
-    lines, saved = [], os.dup(2)
-    with tempfile.TemporaryFile() as f:
+    "Capture stderr, C-level and Python's (llama-cpp-python's log callback prints there), while llama.cpp prints a line per tensor; yields a list that holds the lines on exit."
+    lines, saved, py = [], os.dup(2), io.StringIO()
+    with tempfile.TemporaryFile() as f, redirect_stderr(py):
         os.dup2(f.fileno(), 2)
         try: yield lines
         finally:
             os.dup2(saved, 2); os.close(saved)
-            f.seek(0); lines.extend(f.read().decode(errors='replace').splitlines())
+            f.seek(0); lines.extend(f.read().decode(errors='replace').splitlines() + py.getvalue().splitlines())
 
 def quantize_gguf(src_path: str | Path, out_path: str | Path, ftype: str, nthread: int = 2) -> GGUFFile:
     "Quantize the GGUF `src_path` (F16/F32/BF16) to the K-quant `ftype` with llama.cpp's `llama_model_quantize`."
