@@ -83,8 +83,7 @@ def run_point(**kw):
 
 def main():
     compare = [dict(q4=q, bs=2, len=256, gc=0, steps=20, ppl=1) for q in (0, 1)]
-    points = [dict(q4=0, bs=1, len=256, gc=0), dict(q4=0, bs=2, len=512, gc=0), dict(q4=0, bs=2, len=512, gc=1),
-              dict(q4=1, bs=1, len=256, gc=0), dict(q4=1, bs=2, len=512, gc=0), dict(q4=1, bs=4, len=512, gc=1)]
+    points = [dict(q4=1, bs=2, len=512, gc=0), dict(q4=1, bs=4, len=512, gc=1)]
     res = dict(date=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()), machine=f'{platform.processor() or platform.machine()}, '
                f'{os.cpu_count()} CPU cores, {platform.system()}', command='flock /tmp/ft_cpu.lock .venv/bin/python bench/qlora_memory.py',
                compare=[], points=[])

@@ -182,8 +182,8 @@ def _weights(m, mc, quant, q, prec_bytes) -> dict[str, float]:
     consts = w4 / 64 * (1 + 4/256) if q.double_quant else w4 / 64 * 4
     return {'base weights (4-bit)': w4 / 2, 'quantization constants': consts, 'base weights (not quantized, fp32)': other * 4}
 
-def _adapter_params(m, lcfg) -> int:
-    "Number of LoRA parameters `lcfg` adds to the meta model `m`."
+def _adapter_params(m, lcfg) -> tuple[int, list[str]]:
+    "Number of LoRA parameters `lcfg` adds to the meta model `m`, and the target names."
     targets = find_target_modules(m, lcfg.target_modules)
     n = 0
     for name, mod in m.named_modules():
@@ -232,6 +232,7 @@ def estimate_memory(cfg: Config, available: float | None = None, # bytes; None: 
     if device == 'cpu': parts['runtime (Python, torch, libraries)'] = _RUNTIME_CPU
     if available is None and here: available = ram_limit() if device == 'cpu' else torch.cuda.get_device_properties(0).total_memory
     est = MemoryEstimate(device, parts, available)
+    if device == 'cpu': est.notes.append("On CPU this is the training process's peak RSS, with `load_base`'s glibc allocator setting.")
     if device == 'cuda': est.notes.append('On CUDA this is PyTorch-allocated memory; the CUDA context and allocator cache add roughly 0.5-1 GB that nvidia-smi also shows.')
     if suggest and not est.fits: est.suggestions = _suggestions(cfg, available, device)
     return est
