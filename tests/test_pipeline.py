@@ -106,10 +106,10 @@ def test_output_dir_of_another_experiment_is_refused(tiny, tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
 
 @pytest.mark.parametrize('content, message', [
-    (None, 'does not exist'),
-    (b'', 'no usable rows'),
-    (b'{"instruction": "a", "output": "b"}\n{"instruction": "c", "output": \n', 'line 2'),
-    (b'\xff\xfe\x00bad', 'UTF-8'),
+    (None, 'no such file'),
+    (b'', 'the file is empty (no usable rows)'),
+    (b'{"instruction": "a", "output": "b"}\n{"instruction": "c", "output": \n', 'line 2 column 32: broken JSON'),
+    (b'\xff\xfe\x00bad', 'line 1: not valid UTF-8'),
 ])
 def test_bad_data_files_exit_2_with_a_clear_message(tiny, tmp_path, content, message):
     f = tmp_path/'train.jsonl'
