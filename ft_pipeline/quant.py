@@ -96,7 +96,7 @@ def load_base(cfg: Config):
         for p in model.parameters(): p.requires_grad_(False)
         if gc: _enable_checkpointing(model)
     log.info('base %s on %s: %s, %.0f MB of weights', cfg.model.name_or_path, device,
-             f'{q.quant_type}{"+dq" if q.double_quant else ""} 4-bit' if q.load_in_4bit else prec, weight_bytes(model)/1e6)
+             f'{q.quant_type}{"+dq" if q.double_quant else ""} 4-bit' if q.load_in_4bit else prec, model.get_memory_footprint()/1e6)
     return model, tok
 
 # %% ../nbs/03_quant.ipynb #c028
