@@ -121,7 +121,7 @@ def merge_to_dir(base_dir: str | Path, adapter_dir: str | Path, dest: str | Path
     return {'merged_modules': len(merged), 'use_dora': bool(acfg.get('use_dora')), 'r': acfg['r'], 'lora_alpha': acfg['lora_alpha'],
             'dtypes': sorted(dtypes)}
 
-# %% ../nbs/06_merge.ipynb #c018
+# %% ../nbs/06_merge.ipynb #c019
 @torch.inference_mode()
 def compare_logits(ref, cand, batch: dict) -> dict:
     "max_abs_logit_diff, mean_kl (ref || cand) and greedy_agreement of `cand` vs `ref` over the real positions of `batch`."
@@ -144,7 +144,7 @@ def greedy_agreement(ref, cand, prompts: list[torch.Tensor], max_new_tokens: int
                           do_sample=False, pad_token_id=0)[0].tolist()
     return sum(gen(ref, p) == gen(cand, p) for p in prompts) / max(len(prompts), 1)
 
-# %% ../nbs/06_merge.ipynb #c021
+# %% ../nbs/06_merge.ipynb #c022
 def dequantized_weights(qmodel) -> Callable[[str], torch.Tensor | None]:
     "A `base_weight` function for `merge_to_dir`: the dequantized weight of each 4-bit Linear of `qmodel`, None for other tensors."
     import bitsandbytes as bnb, bitsandbytes.functional as bf
@@ -155,7 +155,7 @@ def dequantized_weights(qmodel) -> Callable[[str], torch.Tensor | None]:
         return None if w is None else bf.dequantize_4bit(w.data, w.quant_state).float().cpu()
     return get
 
-# %% ../nbs/06_merge.ipynb #c025
+# %% ../nbs/06_merge.ipynb #c026
 class PeakRSS:
     "Context manager sampling this process's resident memory every 5 ms; `.peak_mb` and `.start_mb` afterwards."
     def __enter__(self):
@@ -188,7 +188,7 @@ def _n_params(d: Path) -> int:
 
 def _dir_mb(d: Path) -> float: return sum(f.stat().st_size for f in d.glob('*.safetensors')) / 2**20
 
-# %% ../nbs/06_merge.ipynb #c026
+# %% ../nbs/06_merge.ipynb #c027
 def _verify_batch(out: Path, n: int, pad_id: int) -> tuple[dict, list[torch.Tensor]]:
     "The first `n` validation rows as a right-padded batch, and their prompts (the unsupervised prefix) for greedy continuations."
     from datasets import load_from_disk
@@ -220,13 +220,13 @@ def _verify_setup(n_params: int, device: str) -> tuple[str, torch.dtype]:
     if need < 0.6 * psutil.virtual_memory().available: return 'cpu', torch.float64
     return device, torch.float32
 
-# %% ../nbs/06_merge.ipynb #c027
+# %% ../nbs/06_merge.ipynb #c028
 def _chat_template(cfg: Config, tok) -> str | None:
     "The chat template training used: the `data.chat_template` override (named or Jinja) or else the tokenizer's own."
     from ft_pipeline.data import get_template
     return get_template(tok, cfg.data.chat_template)
 
-# %% ../nbs/06_merge.ipynb #c028
+# %% ../nbs/06_merge.ipynb #c029
 @dataclass
 class MergeReport:
     "Result of `merge`: the numbers of reports/merge.json."
@@ -244,7 +244,7 @@ class MergeReport:
             s += [f"| {k} | {x['mean_kl']:.3e} | {x['greedy_agreement']:.1%} |" for k, x in d['qlora'].items()]
         return '\n'.join(s)
 
-# %% ../nbs/06_merge.ipynb #c029
+# %% ../nbs/06_merge.ipynb #c030
 def merge(cfg: Config) -> MergeReport:
     "Merge `adapter/` of the run in `cfg.output_dir` into its base, verify it, write `merged/` and `reports/merge.json`."
     from ft_pipeline.model import load_tokenizer
@@ -302,7 +302,7 @@ def merge(cfg: Config) -> MergeReport:
     (rep/'merge.json.tmp').write_text(json.dumps(d, indent=1)); os.replace(rep/'merge.json.tmp', rep/'merge.json')
     return MergeReport(d, rep/'merge.json')
 
-# %% ../nbs/06_merge.ipynb #c047
+# %% ../nbs/06_merge.ipynb #c048
 class InferError(FtError):
     "A model of the run cannot be opened for inference."
 
@@ -341,7 +341,7 @@ class Chat:
             if on_text: on_text(s)
         return ''.join(parts).strip()
 
-# %% ../nbs/06_merge.ipynb #c048
+# %% ../nbs/06_merge.ipynb #c049
 def load_chat(out_dir: str | Path, model: str = 'adapter') -> Chat:
     "Open the `model` ('adapter', 'merged' or 'gguf') of the run in `out_dir` for chatting."
     out = Path(out_dir)
@@ -375,7 +375,7 @@ def infer(out_dir: str | Path, prompt: str, model: str = 'adapter', max_new_toke
     "Reply of the run's `model` ('adapter', 'merged' or 'gguf') to one user `prompt`, streamed to `on_text`."
     return load_chat(out_dir, model).reply([{'role': 'user', 'content': prompt}], on_text, max_new_tokens=max_new_tokens, temperature=temperature)
 
-# %% ../nbs/06_merge.ipynb #c050
+# %% ../nbs/06_merge.ipynb #c051
 def _echo(s: str): print(s, end='', flush=True)
 
 def repl(chat: Chat, read: Callable[[str], str] = input, write: Callable[[str], None] = _echo, **kw) -> list[dict]:
