@@ -211,6 +211,7 @@ def read_file(path: str | Path) -> Dataset:
         return datasets.concatenate_datasets([read_file(p) for p in files])
     if not path.is_file(): raise DataError(f"{path}: no such file (cwd: {Path.cwd()})")
     if path.suffix not in _BUILDERS: raise DataError(f"{path}: unknown file type {path.suffix!r}; use one of {', '.join(_BUILDERS)}")
+    if path.suffix != '.txt' and not path.read_bytes().strip(): raise DataError(f"{path}: the file is empty (no usable rows)")  # an empty .txt is a dropped empty_text row
     if path.suffix == '.json' and path.read_bytes()[:4096].lstrip()[:1] == b'{' and not _is_jsonl(path): return _read_json_object(path)
     kw = dict(sample_by='document') if path.suffix == '.txt' else {}
     if path.suffix != '.parquet':  # Arrow's JSON reader passes invalid UTF-8 through silently: check first
