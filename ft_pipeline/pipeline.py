@@ -56,6 +56,7 @@ def check_output_dir(cfg: Config, overwrite: bool = False):
     "Refuse an output dir holding a run of another model or dataset, unless `overwrite` (which empties it)."
     out = Path(cfg.output_dir)
     if not (out/'config.yaml').is_file(): return
+    if not any((read_marker(out, s) or {}).get('status') == 'done' for s in STAGES): return  # nothing finished there: nothing to lose
     old = load_config(out/'config.yaml')
     if _identity(old) == _identity(cfg): return
     diff = [f'{k}: {a!r} -> {b!r}' for k, (a, b) in ((k, (_identity(old)[k], _identity(cfg)[k])) for k in _identity(cfg)) if a != b]
