@@ -132,7 +132,7 @@ def test_disk_full_while_saving_keeps_previous_checkpoint(tiny, tmp_path, monkey
         if len(calls) == 3: raise OSError(errno.ENOSPC, 'No space left on device')
         return real(self, output_dir, **kw)
     monkeypatch.setattr(Accelerator, 'save_state', full_disk)
-    with pytest.raises(TrainError, match=r'could not write checkpoint step-000004 .*No space left on device\. The previous checkpoint step-000002 is intact'):
+    with pytest.raises(TrainError, match=r'could not write checkpoint step-000003 .*No space left on device\. The previous checkpoint step-000002 is intact'):
         train(cfg)
     cks = list_checkpoints(tmp_path/'run'/'checkpoints')
     assert [c.name for c in cks] == ['step-000000', 'step-000002'] and all(check_checkpoint(c) is None for c in cks)
@@ -145,15 +145,17 @@ class _Evil:
 
 def test_checkpoint_with_code_is_not_executed(tiny, tmp_path):
     from ft_pipeline.train import write_manifest
-    over = {**base_over(tiny, tmp_path/'run'), 'training.max_steps': 2}
-    assert ftp('run', 'configs/quickstart.yaml', *sets(over), '--only', 'prepare').returncode == 0
-    assert ftp('train', 'configs/quickstart.yaml', *sets(over)).returncode == 0
+    worker = ('import sys, json\nfrom ft_pipeline.config import load_config\nfrom ft_pipeline.train import train\n'
+              'train(load_config(None, json.loads(sys.argv[1])))\n')
+    over = {**base_over(tiny, tmp_path/'run'), 'training.max_steps': 2, 'training.report_to': []}
+    assert ftp('prepare', 'configs/quickstart.yaml', *sets(over)).returncode == 0
+    r = subprocess.run([sys.executable, '-c', worker, json.dumps(over)], capture_output=True, text=True); assert r.returncode == 0, r.stderr[-2000:]
     ck = sorted((tmp_path/'run'/'checkpoints').glob('step-*'))[-1]
     (ck/'optimizer.bin').write_bytes(pickle.dumps(_Evil()))
     write_manifest(ck, json.loads((ck/'manifest.json').read_text()) | {'files': None})  # a forger rewrites the checksums too
     Path('/tmp/ft_pipeline_pickle_ran').unlink(missing_ok=True)
-    r = ftp('train', 'configs/quickstart.yaml', *sets({**over, 'training.max_steps': 4}))
-    assert r.returncode == 2 and 'refusing to load it' in r.stderr, r.stderr[-3000:]
+    r = subprocess.run([sys.executable, '-c', worker, json.dumps(over)], capture_output=True, text=True)  # resume: loads that checkpoint
+    assert r.returncode != 0 and 'refusing to load it' in r.stderr, r.stderr[-3000:]
     assert not Path('/tmp/ft_pipeline_pickle_ran').exists()
 
 def test_remote_code_is_not_run_unless_trusted(tmp_path):
