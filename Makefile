@@ -1,6 +1,6 @@
 # Two commands for a fresh machine (see README):
 #   make demo   install into .venv and run the quickstart on the bundled model and data (CPU)
-#   make test   install into .venv, check nbs/ and ft_pipeline/ are in sync, run every notebook and tests/
+#   make test   install into .venv, check nbs/ and ft_pipeline/ are in sync, process the docs, run every notebook and tests/
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -45,12 +45,12 @@ nbtest: venv
 pytest: venv
 	$(BIN)/python -m pytest -q tests
 
-# The docs site needs Quarto (not installable here); this runs nbdev's notebook processing, the step before Quarto renders.
-# Not yet part of `make test`: it executes every cell that imports something, and some notebooks still mix imports with demo code.
+# The docs site needs Quarto (not installable here); this runs nbdev's notebook processing, the step before Quarto renders
+# (it executes exported cells, import cells and show_doc cells of every notebook, so imports live in cells of their own).
 docs-check: venv
 	$(BIN)/python -c "from nbdev.serve import proc_nbs; proc_nbs('nbs', n_workers=1, force=True)"
 
-test: deps-check sync-check nbtest pytest
+test: deps-check sync-check docs-check nbtest pytest
 
 clean:
-	rm -rf $(VENV) _docs _proc
+	rm -rf $(VENV) _docs _proc nbs/_proc

@@ -1,7 +1,7 @@
 """ft_pipeline's training loop vs TRL's SFTTrainer, side by side, on the same model, data and hyperparameters.
 
 Workload (issue 5): the bundled SmolLM2-135M-Instruct, 512 samples of the bundled extraction task, LoRA r=16 on all linear projections,
-max length 256, micro-batch 4, accumulation 4, 1 epoch, seed 42, lr 2e-4 cosine. Both trainers get the *same tokenized rows*
+max length 256, micro-batch 4, accumulation 4, 1 epoch, seed 42, lr 2e-4 cosine after 1 warmup step. Both trainers get the *same tokenized rows*
 (input_ids + labels from `ft-pipeline prepare`), so they optimise the same loss on the same tokens.
 
     python bench/vs_trl.py                 # all configurations, ~15 min on a 2-core CPU
@@ -20,7 +20,7 @@ RESULTS = ROOT/'bench'/'results'/'vs_trl.json'
 COMMON = {'data.train_file': 'bundled:extraction', 'data.max_samples': 512 + 57, 'data.validation_split': 0.1, 'data.max_length': 256,
           'lora.r': 16, 'lora.alpha': 32, 'lora.dropout': 0.05, 'lora.target_modules': 'all-linear',
           'training.micro_batch_size': 4, 'training.gradient_accumulation_steps': 4, 'training.epochs': 1, 'training.seed': 42,
-          'training.learning_rate': 2e-4, 'training.lr_scheduler': 'cosine', 'training.warmup_ratio': 0.03, 'training.eval_every': 1000,
+          'training.learning_rate': 2e-4, 'training.lr_scheduler': 'cosine', 'training.warmup_steps': 1, 'training.eval_every': 1000,
           'training.save_every': 1000, 'training.report_to': [], 'training.device': 'cpu'}
 CONFIGS = {
     'trl_default':      ('trl', {}),                                   # TRL's defaults (gradient checkpointing on), fp32 as the workload says
@@ -64,7 +64,7 @@ def run_trl(name, over) -> dict:
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
     out = WORK/name
     args = SFTConfig(output_dir=str(out), per_device_train_batch_size=4, gradient_accumulation_steps=4, learning_rate=2e-4,
-                     lr_scheduler_type='cosine', warmup_ratio=0.03, num_train_epochs=1, seed=42, max_length=256, report_to='none',
+                     lr_scheduler_type='cosine', warmup_steps=1, num_train_epochs=1, seed=42, max_length=256, report_to='none',
                      logging_steps=10, save_strategy='no', use_cpu=True, bf16=over.pop('bf16', False), dataloader_num_workers=0, **over)
     peft_cfg = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, target_modules='all-linear', task_type='CAUSAL_LM')
     tr = SFTTrainer(model=model, args=args, train_dataset=train_ds, processing_class=tok, peft_config=peft_cfg)
