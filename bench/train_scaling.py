@@ -23,6 +23,7 @@ def point(length: int, gc: bool, precision: str) -> dict:
     mon = MemoryMonitor('cpu').start()
     model, tok = load_base(cfg)
     model = add_lora(model, r=16, lora_alpha=32, lora_dropout=0.0)
+    model.train()  # transformers checkpoints only in training mode: without this, checkpointing is silently off
     lm = CausalLMLoss(model)
     acc = Accelerator(cpu=True, mixed_precision='no' if precision == 'fp32' else precision)
     opt = make_optimizer(model, 2e-4)
