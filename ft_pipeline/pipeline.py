@@ -188,15 +188,15 @@ def write_summary(cfg: Config) -> str:
     L += _eval_lines(_read_json(out/'reports'/'eval.json'))
     mg = _read_json(out/'reports'/'merge.json')
     if mg:
-        v = mg.get('verification') or {}
-        L += [f"Merge: {mg['merged_modules']} modules into `merged/` ({mg['strategy']} base); checked against the adapter model: max logit "
-              f"difference {v.get('max_abs_logit_diff', float('nan')):.2g} (tolerance {v.get('tolerance', float('nan')):g}), greedy "
-              f"agreement {v.get('greedy_agreement', float('nan')):.0%}. Details: reports/merge.json.", '']
+        v = mg.get('verification')
+        check = (f"checked against the adapter model: max logit difference {v['max_abs_logit_diff']:.2g} (tolerance {v['tolerance']:g}), "
+                 f"greedy agreement {v['greedy_agreement']:.0%}" if v else 'not verified (merge.verify is off)')
+        L += [f"Merge: {mg['merged_modules']} modules into `merged/` ({mg['strategy']} base); {check}. Details: reports/merge.json.", '']
     ex = _read_json(out/'reports'/'export.json')
     if ex:
-        checks = {c['file']: c for c in ex.get('verification', [])}
-        parts = [f"{Path(f['path']).name} ({f['verified']}" + (f", top-1 agreement with the merged model {checks[Path(f['path']).name]['transformers']['top1']:.1%}"
-                 if Path(f['path']).name in checks and 'transformers' in checks[Path(f['path']).name] else '') + ')' for f in ex['files']]
+        top1 = {c['file']: c['transformers']['top1'] for c in ex.get('verification', []) if 'transformers' in c}
+        parts = [f"{Path(f['path']).name} ({f['verified']}" + (f", top-1 agreement with the merged model {top1[Path(f['path']).name]:.1%}"
+                 if Path(f['path']).name in top1 else '') + ')' for f in ex['files']]
         L += ['Export: ' + '; '.join(parts) + '. Details: reports/export.json.', '']
     rows = []
     for s in STAGES:
