@@ -78,7 +78,7 @@ def main():
     # until they are done, and only then reads the files for the comparison
     files = {t: (work/f'ours-{t}.gguf', work/f'llamacpp-{t}.gguf') for t in a.types}
     for t, (ours, theirs) in files.items():
-        cmds = {'ours': [sys.executable, '-c', f'from ft_pipeline.export import write_gguf; write_gguf({str(model_dir)!r}, {str(ours)!r}, {t!r})'],
+        cmds = {'ours': [sys.executable, '-c', f'from ft_pipeline.gguf_writer import write_gguf; write_gguf({str(model_dir)!r}, {str(ours)!r}, {t!r})'],
                 'llama_cpp': [sys.executable, str(tree/'convert_hf_to_gguf.py'), str(model_dir), '--outtype', t, '--outfile', str(theirs)]}
         runs = {k: [] for k in cmds}
         for _ in range(a.repeats):
