@@ -8,30 +8,30 @@ import hashlib, json, logging, os
 from dataclasses import dataclass, asdict
 from pathlib import Path
 
-import torch
 from .config import Config
-from .gguf_writer import ExportError, FILE_TYPES, K_QUANTS, LLAMA_CPP_INSTALL, has_llama_cpp, quantize_gguf, read_hf_config, write_gguf
-from .gguf_verify import _hf_logits, hf_greedy, verify_gguf, verify_prompts
+from .gguf_writer import (ExportError, FILE_TYPES, K_QUANTS, LLAMA_CPP_INSTALL, GGUFFile, check_exportable, has_llama_cpp,
+                                     load_tokenizer_dir, quantize_gguf, write_gguf)
+from .gguf_verify import verify_files, verify_prompts
 from .modelfile import make_modelfile, model_card
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'ENFORCED', 'ExportReport', 'export']
+__all__ = ['log', 'ExportReport', 'write_files', 'export']
 
 # %% ../nbs/07_export.ipynb #c071
 @dataclass
 class ExportReport:
     "What `export` wrote and how each file verified."
-    files: list; verification: list; modelfile: str | None; card: str; passed: bool
+    files: list; verification: list; modelfile: str | None; card: str
     def _repr_markdown_(self):
-        rows = ['| file | type | MiB | s | peak RSS MiB | transformers top-1 / KL | llama.cpp top-1 / KL | passed |', '|---|---|---|---|---|---|---|---|']
+        rows = ['| file | type | MiB | s | peak RSS MiB | transformers top-1 / KL | llama.cpp top-1 / KL | status |', '|---|---|---|---|---|---|---|---|']
         ver = {v['file']: v for v in self.verification}
+        cell = lambda r: f"{r['top1_agreement']} / {r['mean_kl']}" if isinstance(r, dict) else r.split(':')[0]
         for f in self.files:
             v = ver.get(Path(f['path']).name, {})
-            cell = lambda r: f"{r['top1']} / {r['kl']}" if isinstance(r, dict) else 'not run'
             rows.append(f"| {Path(f['path']).name} | {f['ftype']} | {f['size']/2**20:.1f} | {f['seconds']} | {f['peak_rss_mb']} | "
-                        f"{cell(v.get('transformers'))} | {cell(v.get('llama_cpp'))} | {v.get('passed', 'not verified')} |")
+                        f"{cell(v.get('transformers', 'not verified'))} | {cell(v.get('llama_cpp', 'not verified'))} | {f['verified']} |")
         return '\n'.join(rows)
 
 def _sha256(p: Path) -> str:
@@ -44,51 +44,55 @@ def _write_text(p: Path, text: str):
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(p.name + '.tmp'); tmp.write_text(text, encoding='utf-8'); os.replace(tmp, p)
 
-# %% ../nbs/07_export.ipynb #c072
-ENFORCED = ('f16', 'q8_0')
-
-def export(cfg: Config) -> ExportReport:
-    "Write, verify and describe the GGUF files of the run in `cfg.output_dir` (reads `merged/`)."
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    ec, out = cfg.export, Path(cfg.output_dir)
-    merged_dir, gdir = out/'merged', out/'gguf'
+# %% ../nbs/07_export.ipynb #x002
+def _refuse_early(cfg: Config, merged_dir: Path) -> str:
+    "The Ollama GGUF type, after refusing what would fail later: no merged model, an unsupported model, K-quants without llama.cpp."
+    ec = cfg.export
     if not (merged_dir/'config.json').is_file():
         raise ExportError(f"{merged_dir} has no merged model (config.json missing): run the merge stage first (ft-pipeline merge CONFIG).")
-    read_hf_config(merged_dir)   # refuses an unsupported architecture before any work
+    check_exportable(merged_dir)
     otype = ec.ollama_type or ('q8_0' if 'q8_0' in ec.types else ec.types[0])
     if otype not in ec.types: raise ExportError(f"export.ollama_type={otype} is not in export.types {ec.types}")
     ks = [t for t in ec.types if t in K_QUANTS]
     if ks and not has_llama_cpp():
         raise ExportError(f"export.types has {', '.join(ks)}: K-quants need llama.cpp's quantizer (llama-cpp-python): {LLAMA_CPP_INSTALL}. "
                           f"Or export only {[t for t in ec.types if t not in K_QUANTS] or ['f16', 'q8_0']}.")
-    stem = ec.name or f"{Path(cfg.model.name_or_path.rstrip('/')).name}-ft"
+    return otype
+
+def write_files(merged_dir: Path, gdir: Path, stem: str, types: list[str]) -> list[GGUFFile]:
+    "One GGUF per type in `types`: Python-written types directly, K-quants from an F16 file (kept only if asked for)."
     path = lambda t: gdir/f'{stem}-{t.upper()}.gguf'
-    files = [write_gguf(merged_dir, path(t), t, stem) for t in ec.types if t in FILE_TYPES]
+    files = [write_gguf(merged_dir, path(t), t, stem) for t in types if t in FILE_TYPES]
+    ks = [t for t in types if t in K_QUANTS]
     if ks:
-        src16 = path('f16') if 'f16' in ec.types else write_gguf(merged_dir, gdir/f'.{stem}-F16.tmp.gguf', 'f16', stem).path
+        src16 = path('f16') if 'f16' in types else write_gguf(merged_dir, gdir/f'.{stem}-F16.tmp.gguf', 'f16', stem).path
         files += [quantize_gguf(src16, path(t), t) for t in ks]
-        if 'f16' not in ec.types: Path(src16).unlink()
-    report = {'name': stem, 'source': str(merged_dir), 'files': [], 'verification': [], 'llama_cpp': has_llama_cpp()}
-    for f in files: report['files'].append({**asdict(f), 'sha256': _sha256(Path(f.path))})
+        if 'f16' not in types: Path(src16).unlink()
+    return files
+
+# %% ../nbs/07_export.ipynb #c072
+def export(cfg: Config) -> ExportReport:
+    "Write, verify and describe the GGUF files of the run in `cfg.output_dir` (reads `merged/`)."
+    ec, out = cfg.export, Path(cfg.output_dir)
+    merged_dir, gdir = out/'merged', out/'gguf'
+    otype = _refuse_early(cfg, merged_dir)
+    stem = ec.name or f"{Path(cfg.model.name_or_path.rstrip('/')).name}-ft"
+    files = write_files(merged_dir, gdir, stem, ec.types)
+    tok = load_tokenizer_dir(merged_dir)
+    report = {'name': stem, 'source': str(merged_dir), 'files': [dict(asdict(f), sha256=_sha256(Path(f.path)), verified='not verified') for f in files],
+              'verification': [], 'llama_cpp': has_llama_cpp()}
     if ec.verify:
-        tok = AutoTokenizer.from_pretrained(merged_dir)
-        merged = AutoModelForCausalLM.from_pretrained(merged_dir, dtype=torch.float32).eval()
         prompts = verify_prompts(tok, out, ec.verify_samples, ec.verify_max_tokens)
-        ref = _hf_logits(merged, prompts)
-        gen = hf_greedy(merged, tok, prompts, ec.verify_new_tokens) if has_llama_cpp() else None
         report['verify_prompts'] = len(prompts)
-        for f in files:
-            v = verify_gguf(f.path, merged_dir, prompts, f.ftype, ec.min_top1, ec.max_kl, None, ec.verify_new_tokens, merged, tok, ref, gen)
-            report['verification'].append(v)
-        for fr, v in zip(report['files'], report['verification']): fr['verified'] = 'passed' if v['passed'] else 'FAILED'
-    mf = make_modelfile(path(otype).name, AutoTokenizer.from_pretrained(merged_dir),
-                        json.loads((merged_dir/'generation_config.json').read_text()) if (merged_dir/'generation_config.json').is_file() else {},
-                        ec.ollama_parameters)
+        report['verification'] = verify_files([f.path for f in files], merged_dir, [f.ftype for f in files], prompts, ec.verify_new_tokens,
+                                              ec.min_top1, ec.max_kl)
+        for fr, v in zip(report['files'], report['verification']): fr['verified'] = v['status']
+    gen_cfg = merged_dir/'generation_config.json'
+    mf = make_modelfile(f'{stem}-{otype.upper()}.gguf', tok, json.loads(gen_cfg.read_text()) if gen_cfg.is_file() else {}, ec.ollama_parameters)
     _write_text(gdir/'Modelfile', mf)
-    fails = [f"{v['file']}: {x}" for v in report['verification'] if v['ftype'] in ENFORCED for x in v['failures']]
-    report['passed'] = not fails; report['failures'] = fails
+    report['failures'] = fails = [f"{v['file']}: {x}" for v in report['verification'] for x in v['failures']]
+    report['passed'] = not fails
     _write_text(out/'reports'/'export.json', json.dumps(report, indent=1, default=str))
-    card = model_card(out, report, cfg.model.name_or_path)
-    _write_text(out/'model_card.md', card)
+    _write_text(out/'model_card.md', model_card(out, report, cfg.model.name_or_path))
     if fails: raise ExportError(f"GGUF verification failed ({out/'reports'/'export.json'}): " + '; '.join(fails))
-    return ExportReport(report['files'], report['verification'], str(gdir/'Modelfile'), str(out/'model_card.md'), True)
+    return ExportReport(report['files'], report['verification'], str(gdir/'Modelfile'), str(out/'model_card.md'))

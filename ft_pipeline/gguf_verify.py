@@ -4,47 +4,43 @@
 
 # %% ../nbs/07b_verify.ipynb #c003
 from __future__ import annotations
-import json, logging
+import logging, re
+from dataclasses import dataclass
 from pathlib import Path
 
 import gguf, numpy as np, torch
-from gguf import MODEL_ARCH
 from safetensors import safe_open
-from .gguf_writer import (ARCHS, LLAMA_CPP_INSTALL, _shards, has_llama_cpp, map_tensor_name, permute_rope,
-                                     read_hf_config)
+from .gguf_writer import (LLAMA_CPP_INSTALL, _shards, _skipped, arch_spec, has_llama_cpp, load_tokenizer_dir, map_tensor_name,
+                                     read_hf_config, spm_space_prefix, to_gguf_layout, tokenizer_json, tokenizer_kind)
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'VERIFY_PROMPTS', 'TRICKY_STRINGS', 'logit_agreement', 'verify_prompts', 'compare_transformers', 'hf_greedy',
-           'compare_llama_cpp', 'verify_gguf']
+__all__ = ['log', 'VERIFY_PROMPTS', 'TRICKY_STRINGS', 'weight_errors', 'logit_agreement', 'verify_prompts', 'Reference',
+           'hf_greedy', 'reference', 'compare_transformers', 'compare_llama_cpp', 'llama_cpp_convention',
+           'compare_tokenizer', 'judge', 'verify_gguf', 'verify_files']
 
 # %% ../nbs/07b_verify.ipynb #c037
-def _weight_errors(gguf_path: Path, model_dir: Path, hp: dict) -> dict:
-    "Worst relative RMS error per GGML type between the GGUF's dequantized tensors and the merged weights, plus name/shape checks."
-    arch, n = ARCHS[hp['architectures'][0]], hp['num_hidden_layers']
-    r = gguf.GGUFReader(gguf_path)
-    by_name = {t.name: t for t in r.tensors}
-    shards = _shards(model_dir)
+def weight_errors(gguf_path: str | Path, model_dir: str | Path) -> dict:
+    "Worst relative RMS error per GGML type between the GGUF's dequantized tensors and the merged weights, plus name/shape problems."
+    model_dir = Path(model_dir)
+    c = read_hf_config(model_dir); s = arch_spec(c)
+    by_name = {t.name: t for t in gguf.GGUFReader(gguf_path).tensors}   # (parses every key first: ~5 s for a 49k-token vocabulary)
     expected, worst, problems = set(), {}, []
-    for name, f in sorted(shards.items()):
-        if name.endswith('rotary_emb.inv_freq') or (hp.get('tie_word_embeddings') and name == 'lm_head.weight'): continue
-        new = map_tensor_name(name, arch, n); expected.add(new)
+    for name, f in sorted(_shards(model_dir).items()):
+        if _skipped(name, c.tie_word_embeddings or s.tied): continue
+        new = map_tensor_name(name, s.arch, c.num_hidden_layers); expected.add(new)
         if new not in by_name: problems.append(f'{new} missing'); continue
         t = by_name[new]
-        with safe_open(f, 'pt') as sf: ref = sf.get_tensor(name)
+        with safe_open(f, 'pt') as sf: ref = to_gguf_layout(sf.get_tensor(name), name, s, c).float()
         shape = tuple(int(x) for x in reversed(t.shape))
         if shape != tuple(ref.shape): problems.append(f'{new}: shape {shape} != {tuple(ref.shape)}'); continue
-        if arch == MODEL_ARCH.LLAMA and name.endswith(('q_proj.weight', 'k_proj.weight')):
-            ref = permute_rope(ref, hp['num_attention_heads'] if 'q_proj' in name else hp.get('num_key_value_heads', hp['num_attention_heads']))
         deq = torch.from_numpy(np.array(gguf.quants.dequantize(t.data, t.tensor_type))).reshape(shape).float()
-        ref = ref.float()
         err = ((deq - ref).norm() / ref.norm().clamp_min(1e-12)).item()
-        k = t.tensor_type.name
-        if err > worst.get(k, (-1, ''))[0]: worst[k] = (err, new)
+        if err > worst.get(t.tensor_type.name, (-1, ''))[0]: worst[t.tensor_type.name] = (err, new)
     extra = sorted(set(by_name) - expected - {'rope_freqs.weight'})
     if extra: problems.append(f'unexpected tensors: {extra[:5]}')
-    return {'tensors': len(r.tensors), 'problems': problems,
+    return {'tensors': len(by_name), 'problems': problems,
             'max_rel_rms': {k: {'error': float(f'{e:.3g}'), 'tensor': nm} for k, (e, nm) in sorted(worst.items())}}
 
 # %% ../nbs/07b_verify.ipynb #c041
@@ -53,8 +49,8 @@ def logit_agreement(ref: torch.Tensor, got: torch.Tensor) -> dict:
     ref, got = ref.double(), got.double()
     lp, lq = ref.log_softmax(-1), got.log_softmax(-1)
     kl = (lp.exp() * (lp - lq)).sum(-1)
-    return {'n': ref.shape[0], 'top1': round((ref.argmax(-1) == got.argmax(-1)).double().mean().item(), 4),
-            'kl': float(f'{kl.mean().item():.3g}'), 'max_abs': float(f'{(ref - got).abs().max().item():.3g}')}
+    return {'positions': ref.shape[0], 'top1_agreement': round((ref.argmax(-1) == got.argmax(-1)).double().mean().item(), 4),
+            'mean_kl': float(f'{kl.mean().item():.3g}'), 'max_abs_logit_diff': float(f'{(ref - got).abs().max().item():.3g}')}
 
 # %% ../nbs/07b_verify.ipynb #c043
 VERIFY_PROMPTS = ["What is the capital of France?", "Write a haiku about the sea.", "Extract the date: the meeting moved to 3 March 2024.",
@@ -65,92 +61,144 @@ TRICKY_STRINGS = ["Hello world", " leading space", "trailing space ", "  two  sp
                   "<|im_start|>user\nhi<|im_end|>", "<|endoftext|>text after special", "a<|im_end|>b", "\u00a0non-breaking\u2003em-space"]
 
 def verify_prompts(tok, out_dir: Path | None, n: int, max_tokens: int) -> list[list[int]]:
-    "Up to `n` token-id prompts: validation rows of the run at `out_dir` first, then VERIFY_PROMPTS via the chat template."
+    "Up to `n` token-id prompts: validation rows of the run at `out_dir` first, then VERIFY_PROMPTS (chat template if any)."
     ids = []
     if out_dir is not None and (Path(out_dir)/'data'/'validation').exists():
         from datasets import load_from_disk
         ds = load_from_disk(str(Path(out_dir)/'data'/'validation'))
         ids = [list(r['input_ids'][:max_tokens]) for r in ds.select(range(min(n, len(ds))))]
     for p in VERIFY_PROMPTS[:max(0, n - len(ids))]:
-        enc = tok.apply_chat_template([{'role': 'user', 'content': p}], add_generation_prompt=True, tokenize=True, return_dict=True)
+        enc = (tok.apply_chat_template([{'role': 'user', 'content': p}], add_generation_prompt=True, tokenize=True, return_dict=True)
+               if tok.chat_template else tok(p))
         ids.append(list(enc['input_ids'][:max_tokens]))
     return ids
 
 # %% ../nbs/07b_verify.ipynb #c046
+@dataclass
+class Reference:
+    "The merged model's config, tokenizer, prompts, logits on them and greedy continuations (None when llama.cpp is not compared)."
+    model_dir: Path; config: object; tok: object; prompts: list; logits: torch.Tensor; greedy: list | None
+
 @torch.inference_mode()
 def _hf_logits(model, prompts) -> torch.Tensor:
     return torch.cat([model(torch.tensor([p])).logits[0].float() for p in prompts])
 
 @torch.inference_mode()
-def compare_transformers(gguf_path: Path, ref_logits: torch.Tensor, prompts) -> dict:
-    "Logit agreement of the GGUF loaded back in transformers with `ref_logits` (the merged model's on `prompts`)."
+def hf_greedy(merged, tok, prompts, new_tokens: int = 16) -> list[list[int]]:
+    "Greedy continuations (token ids, ending at EOS) of the merged HF model for each prompt."
+    return [merged.generate(torch.tensor([p]), attention_mask=torch.ones(1, len(p), dtype=torch.long), max_new_tokens=new_tokens,
+                            do_sample=False, pad_token_id=tok.pad_token_id or tok.eos_token_id)[0, len(p):].tolist() for p in prompts]
+
+def reference(model_dir: str | Path, prompts: list[list[int]], new_tokens: int = 16, greedy: bool = True) -> Reference:
+    "Load the merged model in `model_dir` (float32) once and compute what every GGUF of it is compared with."
     from transformers import AutoModelForCausalLM
+    model_dir = Path(model_dir)
+    m = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    tok = load_tokenizer_dir(model_dir)
+    return Reference(model_dir, m.config, tok, prompts, _hf_logits(m, prompts), hf_greedy(m, tok, prompts, new_tokens) if greedy else None)
+
+# %% ../nbs/07b_verify.ipynb #b006
+@torch.inference_mode()
+def compare_transformers(gguf_path: str | Path, ref: Reference) -> dict | str:
+    "Logit agreement of the GGUF loaded back in transformers with the merged model (or why it cannot be loaded)."
+    import transformers
+    from transformers import AutoModelForCausalLM
+    from transformers.modeling_gguf_pytorch_utils import GGUF_SUPPORTED_ARCHITECTURES
     gguf_path = Path(gguf_path)
-    m = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32).eval()
-    return logit_agreement(ref_logits, _hf_logits(m, prompts))
+    arch = gguf.MODEL_ARCH_NAMES[arch_spec(ref.config).arch]
+    if arch not in GGUF_SUPPORTED_ARCHITECTURES: return f'not available: transformers {transformers.__version__} has no GGUF loader for {arch}'
+    c = ref.config
+    if arch == 'llama' and c.model_type != 'llama':   # Mistral: transformers reads llama.cpp's `llama` GGUFs as Llama models
+        c = transformers.LlamaConfig.from_dict({**c.to_dict(), 'model_type': 'llama', 'architectures': ['LlamaForCausalLM']})
+    m = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, config=c, dtype=torch.float32).eval()
+    return logit_agreement(ref.logits, _hf_logits(m, ref.prompts))
 
 # %% ../nbs/07b_verify.ipynb #c050
 def _load_llama(path: Path, n_ctx: int):
     import llama_cpp
     return llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_batch=min(n_ctx, 512), logits_all=True, verbose=False, n_threads=2, seed=0)
 
-@torch.inference_mode()
-def hf_greedy(merged, tok, prompts, new_tokens: int = 16) -> list[list[int]]:
-    "Greedy continuations (token ids, ending at EOS) of the merged HF model for each prompt."
-    return [merged.generate(torch.tensor([p]), max_new_tokens=new_tokens, do_sample=False,
-                            pad_token_id=tok.pad_token_id or tok.eos_token_id)[0, len(p):].tolist() for p in prompts]
+def _llama_greedy(llm, prompt: list[int], n: int, eos: int | None) -> tuple[torch.Tensor, list[int]]:
+    "llama.cpp's logits on `prompt` and its greedy continuation of up to `n` tokens (stopping at `eos`)."
+    llm.reset(); llm.eval(prompt)
+    logits, gen = torch.from_numpy(np.array(llm.scores[:len(prompt)])), []
+    for _ in range(n):
+        t = int(np.argmax(llm.scores[llm.n_tokens - 1])); gen.append(t)
+        if t == eos: break
+        llm.eval([t])
+    return logits, gen
 
-def compare_llama_cpp(gguf_path: Path, tok, ref_logits: torch.Tensor, prompts, ref_gen: list[list[int]]) -> dict:
-    "llama.cpp against the merged HF model: logits on `prompts`, greedy continuations vs `ref_gen`, the tokenizer on TRICKY_STRINGS."
-    new_tokens = max(len(g) for g in ref_gen)
-    llm = _load_llama(gguf_path, n_ctx=max(len(p) for p in prompts) + new_tokens + 8)
+def compare_llama_cpp(gguf_path: str | Path, ref: Reference) -> dict:
+    "llama.cpp against the merged model: logits on the prompts, greedy continuations, and the tokenizer (`compare_tokenizer`)."
+    n = max(len(g) for g in ref.greedy)
+    llm = _load_llama(Path(gguf_path), n_ctx=max(len(p) for p in ref.prompts) + n + 8)
     logits, same, prefix = [], 0, []
-    for p, hf in zip(prompts, ref_gen):
-        llm.reset(); llm.eval(p)
-        logits.append(torch.from_numpy(np.array(llm.scores[:len(p)])))
-        gen = []
-        for _ in range(new_tokens):
-            t = int(np.argmax(llm.scores[llm.n_tokens - 1])); gen.append(t)
-            if t == tok.eos_token_id: break
-            llm.eval([t])
-        k = next((i for i, (a, b) in enumerate(zip(hf, gen)) if a != b), min(len(hf), len(gen)))
-        same += hf == gen; prefix.append(k)
-    res = logit_agreement(ref_logits, torch.cat(logits).float())
-    res['greedy_identical'] = f'{same}/{len(prompts)}'; res['greedy_common_prefix'] = round(float(np.mean(prefix)), 1)
-    texts = TRICKY_STRINGS + [tok.apply_chat_template([{'role': 'user', 'content': s}], tokenize=False, add_generation_prompt=True) for s in TRICKY_STRINGS[:3]]
-    bad = [s for s in texts if llm.tokenize(s.encode('utf-8'), add_bos=False, special=True) != tok(s, add_special_tokens=False).input_ids]
-    res['tokenizer_roundtrip'] = f'{len(texts) - len(bad)}/{len(texts)}'; res['tokenizer_mismatches'] = bad[:5]
+    for p, hf in zip(ref.prompts, ref.greedy):
+        lg, gen = _llama_greedy(llm, p, n, ref.tok.eos_token_id)
+        logits.append(lg); same += hf == gen
+        prefix.append(next((i for i, (a, b) in enumerate(zip(hf, gen)) if a != b), min(len(hf), len(gen))))
+    res = logit_agreement(ref.logits, torch.cat(logits).float())
+    res.update(greedy_identical=f'{same}/{len(ref.prompts)}', greedy_common_prefix=round(float(np.mean(prefix)), 1), **compare_tokenizer(llm, ref.tok))
     llm.close()
     return res
 
+# %% ../nbs/07b_verify.ipynb #b008
+def llama_cpp_convention(tok, text: str) -> list[int]:
+    "The ids of `text` with a space prepended to every piece of text at the start or after an added token (llama.cpp's SentencePiece rule)."
+    added = tok.get_added_vocab()
+    parts = re.split('(' + '|'.join(map(re.escape, sorted(added, key=len, reverse=True))) + ')', text) if added else [text]
+    return [i for p in parts if p for i in ([added[p]] if p in added else tok(' ' + p, add_special_tokens=False).input_ids)]
+
+def compare_tokenizer(llm, tok) -> dict:
+    "llama.cpp's tokenizer (`llm`, rebuilt from the GGUF) against the HF tokenizer `tok` on TRICKY_STRINGS and chat renderings."
+    texts = TRICKY_STRINGS + ([tok.apply_chat_template([{'role': 'user', 'content': s}], tokenize=False, add_generation_prompt=True)
+                              for s in TRICKY_STRINGS[:3]] if tok.chat_template else [])
+    tj = tokenizer_json(tok)
+    prefix = tokenizer_kind(tj) == 'spm' and spm_space_prefix(tj)
+    bad, spaced = [], []
+    for s in texts:
+        lc = llm.tokenize(s.encode('utf-8'), add_bos=False, special=True)
+        if lc == tok(s, add_special_tokens=False).input_ids: continue
+        (spaced if prefix and lc == llama_cpp_convention(tok, s) else bad).append(s)
+    return {'tokenizer_roundtrip': f'{len(texts) - len(bad) - len(spaced)}/{len(texts)}', 'tokenizer_mismatches': bad[:5],
+            'tokenizer_space_prefix': spaced[:5]}
+
+# %% ../nbs/07b_verify.ipynb #b013
+def judge(res: dict, min_top1: float | None, max_kl: float | None) -> dict:
+    "`res` (one file's checks) with its thresholds, failures and status: 'passed', 'failed' or 'reported'."
+    fails, judged = list(res['weights']['problems']), False
+    for rt in ('transformers', 'llama_cpp'):
+        r = res.get(rt)
+        if not isinstance(r, dict): continue
+        if r.get('tokenizer_mismatches'): fails.append(f"{rt} tokenizer differs on {r['tokenizer_mismatches'][:2]}")
+        if min_top1 is not None:
+            judged = True
+            if r['top1_agreement'] < min_top1: fails.append(f"{rt} top-1 agreement {r['top1_agreement']} < {min_top1}")
+        if max_kl is not None:
+            judged = True
+            if r['mean_kl'] > max_kl: fails.append(f"{rt} mean KL {r['mean_kl']} > {max_kl}")
+    return dict(res, thresholds={'min_top1': min_top1, 'max_kl': max_kl}, failures=fails,
+                status='failed' if fails else 'passed' if judged else 'reported')
+
 # %% ../nbs/07b_verify.ipynb #c054
 def verify_gguf(gguf_path: str | Path, # the GGUF to check
-                model_dir: str | Path, # the merged HF model it was written from
-                prompts: list[list[int]], # token-id prompts for the logit comparison
+                ref: Reference,         # the merged model's side (`reference`)
                 ftype: str,             # its export type, for the thresholds
-                min_top1: dict | None = None, max_kl: dict | None = None, # thresholds per type
+                min_top1: dict | None = None, max_kl: dict | None = None, # thresholds per type; unlisted types are reported
                 llama_cpp: bool | None = None, # compare in llama.cpp; None: when llama-cpp-python is installed
-                new_tokens: int = 16, merged=None, tok=None, ref_logits=None, ref_gen=None) -> dict:
-    "Read back, weight, transformers and llama.cpp checks of one GGUF against the merged model; `passed` applies the thresholds."
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    gguf_path, model_dir = Path(gguf_path), Path(model_dir)
-    hp = read_hf_config(model_dir)
-    if merged is None: merged = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
-    if tok is None: tok = AutoTokenizer.from_pretrained(model_dir)
-    if ref_logits is None: ref_logits = _hf_logits(merged, prompts)
-    res = {'file': gguf_path.name, 'ftype': ftype, 'weights': _weight_errors(gguf_path, model_dir, hp),
-           'transformers': compare_transformers(gguf_path, ref_logits, prompts)}
+               ) -> dict:
+    "Read back, weight, transformers and llama.cpp checks of one GGUF against the merged model, judged by `judge`."
+    gguf_path = Path(gguf_path)
+    res = {'file': gguf_path.name, 'ftype': ftype, 'weights': weight_errors(gguf_path, ref.model_dir),
+           'transformers': compare_transformers(gguf_path, ref)}
     if llama_cpp is None: llama_cpp = has_llama_cpp()
-    if llama_cpp and ref_gen is None: ref_gen = hf_greedy(merged, tok, prompts, new_tokens)
-    res['llama_cpp'] = (compare_llama_cpp(gguf_path, tok, ref_logits, prompts, ref_gen) if llama_cpp
+    res['llama_cpp'] = (compare_llama_cpp(gguf_path, ref) if llama_cpp and ref.greedy is not None
                         else f'not run: llama-cpp-python is not installed ({LLAMA_CPP_INSTALL})')
-    thr = {'min_top1': (min_top1 or {}).get(ftype), 'max_kl': (max_kl or {}).get(ftype)}
-    fails = list(res['weights']['problems'])
-    for rt in ('transformers', 'llama_cpp'):
-        r = res[rt]
-        if not isinstance(r, dict): continue
-        if thr['min_top1'] is not None and r['top1'] < thr['min_top1']: fails.append(f"{rt} top1 {r['top1']} < {thr['min_top1']}")
-        if thr['max_kl'] is not None and r['kl'] > thr['max_kl']: fails.append(f"{rt} kl {r['kl']} > {thr['max_kl']}")
-        if rt == 'llama_cpp' and r['tokenizer_mismatches']: fails.append(f"llama_cpp tokenizer differs on {r['tokenizer_mismatches'][:2]}")
-    res.update(thresholds=thr, failures=fails, passed=not fails)
-    return res
+    return judge(res, (min_top1 or {}).get(ftype), (max_kl or {}).get(ftype))
+
+def verify_files(paths: list, model_dir: str | Path, ftypes: list[str], prompts: list[list[int]], new_tokens: int = 16,
+                 min_top1: dict | None = None, max_kl: dict | None = None, llama_cpp: bool | None = None) -> list[dict]:
+    "`verify_gguf` for each GGUF in `paths` (of types `ftypes`) written from `model_dir`, with one `reference`."
+    if llama_cpp is None: llama_cpp = has_llama_cpp()
+    ref = reference(model_dir, prompts, new_tokens, greedy=llama_cpp)
+    return [verify_gguf(p, ref, t, min_top1, max_kl, llama_cpp) for p, t in zip(paths, ftypes)]

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07a_gguf.ipynb #c003
 from __future__ import annotations
-import ctypes, functools, importlib.util, io, json, logging, os, tempfile, threading, time
+import ctypes, functools, importlib.util, io, json, logging, os, re, tempfile, threading, time, unicodedata
 from collections import Counter
 from contextlib import contextmanager, redirect_stderr
 from dataclasses import dataclass
@@ -18,26 +18,96 @@ from .config import FtError
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'ARCHS', 'FILE_TYPES', 'K_QUANTS', 'LLAMA_CPP_INSTALL', 'ExportError', 'read_hf_config', 'map_tensor_name',
-           'permute_rope', 'tensor_qtype', 'tensor_nbytes', 'rope_freqs', 'add_hparams', 'bpe_pre_type', 'vocab_tokens',
-           'adds_special', 'add_tokenizer', 'PeakRSS', 'GGUFFile', 'write_gguf', 'read_gguf', 'has_llama_cpp',
-           'quantize_gguf']
+__all__ = ['log', 'ARCHS', 'FILE_TYPES', 'K_QUANTS', 'LLAMA_CPP_INSTALL', 'ExportError', 'ArchSpec', 'read_hf_config',
+           'arch_spec', 'map_tensor_name', 'permute_rope', 'to_gguf_layout', 'gguf_shape', 'tensor_qtype',
+           'tensor_nbytes', 'rope_freqs', 'add_hparams', 'tokenizer_json', 'spm_space_prefix', 'tokenizer_kind',
+           'bpe_pre_type', 'vocab_tokens', 'spm_vocab', 'adds_special', 'load_tokenizer_dir', 'add_tokenizer',
+           'PeakRSS', 'GGUFFile', 'plan_tensors', 'write_gguf', 'read_gguf', 'has_llama_cpp', 'quantize_gguf',
+           'check_exportable']
 
 # %% ../nbs/07a_gguf.ipynb #c008
 class ExportError(FtError):
     "The merged model cannot be exported or a written GGUF fails verification."
 
-ARCHS = {'LlamaForCausalLM': MODEL_ARCH.LLAMA, 'MistralForCausalLM': MODEL_ARCH.LLAMA, 'Qwen2ForCausalLM': MODEL_ARCH.QWEN2}
+@dataclass(frozen=True)
+class ArchSpec:
+    "How one transformers architecture is written as one llama.cpp architecture."
+    arch: MODEL_ARCH              # llama.cpp's graph (the GGUF `general.architecture`)
+    acts: tuple[str, ...]         # activation functions (config `hidden_act`) that graph computes
+    permute_qk: bool = False      # q/k rows reordered for llama.cpp's interleaved rope
+    norm_shift: float = 0.0       # added to every `*norm.weight` (Gemma's RMSNorm scales by 1 + w)
+    conv1d: tuple[str, ...] = ()  # name endings of Conv1D weights, stored (in, out): written transposed
+    tied: bool = False            # llama.cpp always reuses the embedding as output matrix
+    swa: bool = False             # llama.cpp runs its sliding-window layers
 
-def read_hf_config(model_dir: Path) -> dict:
-    "The `config.json` of the HF model directory `model_dir`, refused unless its architecture is one GGUF export supports."
-    p = Path(model_dir)/'config.json'
-    if not p.is_file(): raise ExportError(f"{model_dir} is not a Hugging Face model directory (no config.json). Run the merge stage first.")
-    hp = json.loads(p.read_text())
-    arch = (hp.get('architectures') or ['?'])[0]
+_GPT2_CONV1D = ('attn.c_attn.weight', 'attn.c_proj.weight', 'mlp.c_fc.weight', 'mlp.c_proj.weight')
+ARCHS = {
+    'LlamaForCausalLM':   ArchSpec(MODEL_ARCH.LLAMA, ('silu',), permute_qk=True),
+    'MistralForCausalLM': ArchSpec(MODEL_ARCH.LLAMA, ('silu',), permute_qk=True),
+    'Qwen2ForCausalLM':   ArchSpec(MODEL_ARCH.QWEN2, ('silu',)),
+    'Qwen3ForCausalLM':   ArchSpec(MODEL_ARCH.QWEN3, ('silu',)),
+    'GemmaForCausalLM':   ArchSpec(MODEL_ARCH.GEMMA, ('gelu_pytorch_tanh', 'gelu'), norm_shift=1.0, tied=True),
+    'Gemma2ForCausalLM':  ArchSpec(MODEL_ARCH.GEMMA2, ('gelu_pytorch_tanh',), norm_shift=1.0, tied=True, swa=True),
+    'Gemma3ForCausalLM':  ArchSpec(MODEL_ARCH.GEMMA3, ('gelu_pytorch_tanh',), norm_shift=1.0, swa=True),
+    'Phi3ForCausalLM':    ArchSpec(MODEL_ARCH.PHI3, ('silu',)),
+    'GPT2LMHeadModel':    ArchSpec(MODEL_ARCH.GPT2, ('gelu_new',), conv1d=_GPT2_CONV1D),
+}
+
+# %% ../nbs/07a_gguf.ipynb #a003
+def read_hf_config(model: str | Path, # a model directory or a hub id (downloads config.json only)
+                   revision: str | None = None): # hub revision
+    "The transformers config of `model`, without its weights."
+    from transformers import AutoConfig
+    if isinstance(model, Path) or Path(model).exists():
+        if not (Path(model)/'config.json').is_file():
+            raise ExportError(f"{model} is not a Hugging Face model directory (no config.json). Run the merge stage first.")
+    try: return AutoConfig.from_pretrained(model, revision=revision)
+    except (OSError, ValueError) as e: raise ExportError(f"{model}: cannot read its config ({str(e).splitlines()[0]})") from e
+
+def _act(c) -> str | None: return getattr(c, 'hidden_activation', None) or getattr(c, 'hidden_act', None) or getattr(c, 'activation_function', None)
+
+def _head_dim(c) -> int: return getattr(c, 'head_dim', None) or c.hidden_size // c.num_attention_heads
+
+# %% ../nbs/07a_gguf.ipynb #a005
+def _rope(c) -> tuple[float, dict]:
+    "(rope_theta, rope parameters) of the global-attention layers of config `c` (transformers 5 `rope_parameters`)."
+    rp = dict(getattr(c, 'rope_parameters', None) or {})
+    if 'full_attention' in rp: rp = dict(rp['full_attention'])   # per layer type (Gemma 3)
+    rp.setdefault('rope_type', 'default')
+    return float(rp.get('rope_theta', 10000.0)), rp
+
+def _problems(c, s: ArchSpec) -> list[str]:
+    "What in config `c` llama.cpp's graph for `s` would compute differently."
+    p, arch = [], c.architectures[0]
+    if _act(c) not in s.acts: p.append(f"activation {_act(c)!r}: llama.cpp's {gguf.MODEL_ARCH_NAMES[s.arch]} computes {s.acts[0]}")
+    if s.tied and not c.tie_word_embeddings: p.append("untied output matrix: llama.cpp's graph always reuses the embedding")
+    if s.arch != MODEL_ARCH.GPT2:
+        rt = _rope(c)[1]['rope_type']
+        ok = ('default', 'linear') + (('llama3',) if s.arch == MODEL_ARCH.LLAMA else ())
+        if rt not in ok: p.append(f"rope type {rt!r} (rope_parameters): the export writes {', '.join(ok)} for {arch}")
+    if s.arch in (MODEL_ARCH.GEMMA2, MODEL_ARCH.GEMMA3):
+        big = c.num_hidden_layers == (46 if s.arch == MODEL_ARCH.GEMMA2 else 62)   # the 27B models: llama.cpp's special case
+        want = c.hidden_size // c.num_attention_heads if big else _head_dim(c)
+        if c.query_pre_attn_scalar != want: p.append(f"query_pre_attn_scalar {c.query_pre_attn_scalar}: llama.cpp scales queries by 1/sqrt({want})")
+    if s.arch == MODEL_ARCH.GEMMA3 and c.attn_logit_softcapping: p.append("attn_logit_softcapping: llama.cpp's gemma3 has none")
+    if s.arch == MODEL_ARCH.GPT2 and (not c.scale_attn_weights or c.scale_attn_by_inverse_layer_idx):
+        p.append("scale_attn_weights=False or scale_attn_by_inverse_layer_idx=True: llama.cpp's gpt2 scales by 1/sqrt(head_dim)")
+    return p
+
+# %% ../nbs/07a_gguf.ipynb #a006
+def arch_spec(c, source: str = 'config.json') -> ArchSpec:
+    "The `ArchSpec` of the transformers config `c`, or an `ExportError` saying why llama.cpp would not run it as trained."
+    arch = (getattr(c, 'architectures', None) or ['(none)'])[0]
     if arch not in ARCHS:
-        raise ExportError(f"{p}: architecture {arch} is not supported by the GGUF export; supported: {', '.join(ARCHS)}.")
-    return hp
+        raise ExportError(f"{source}: architecture {arch} is not supported by the GGUF export; supported: {', '.join(ARCHS)}. "
+                          "Train a supported model, or run the stages up to merge and leave out export.")
+    s = ARCHS[arch]
+    if p := _problems(c, s): raise ExportError(f"{source}: {arch} cannot be exported as trained: " + '; '.join(p) + '.')
+    win = getattr(c, 'sliding_window', None)
+    if win and not s.swa and (getattr(c, 'use_sliding_window', True) is not False) and win < c.max_position_embeddings:
+        log.warning('%s: llama.cpp runs %s without its sliding window of %d tokens: outputs differ from transformers beyond that length',
+                    source, arch, win)
+    return s
 
 # %% ../nbs/07a_gguf.ipynb #c012
 @functools.lru_cache(maxsize=8)
@@ -53,8 +123,21 @@ def map_tensor_name(name: str, arch: MODEL_ARCH, n_layers: int) -> str:
     raise ExportError(f"cannot map tensor '{name}' to GGUF ({gguf.MODEL_ARCH_NAMES[arch]}).{hint}")
 
 def permute_rope(w: torch.Tensor, n_head: int) -> torch.Tensor:
-    "Reorder the rows of a q/k projection from HF's half-rotation rope layout to llama.cpp's interleaved one."
+    "Reorder the rows of a q/k projection (or bias) from HF's half-rotation rope layout to llama.cpp's interleaved one."
     return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+# %% ../nbs/07a_gguf.ipynb #a009
+def to_gguf_layout(t: torch.Tensor, name: str, s: ArchSpec, c) -> torch.Tensor:
+    "The HF tensor `name` of a model with spec `s` and config `c`, in the layout llama.cpp expects."
+    if s.permute_qk and name.endswith(('q_proj.weight', 'q_proj.bias', 'k_proj.weight', 'k_proj.bias')):
+        t = permute_rope(t, c.num_attention_heads if 'q_proj' in name else getattr(c, 'num_key_value_heads', None) or c.num_attention_heads)
+    if s.norm_shift and name.endswith('norm.weight'): t = t.float() + s.norm_shift
+    if name.endswith(s.conv1d): t = t.T
+    return t
+
+def gguf_shape(shape: tuple[int, ...], name: str, s: ArchSpec) -> tuple[int, ...]:
+    "The torch-order shape `to_gguf_layout` gives a tensor of `shape`."
+    return tuple(reversed(shape)) if name.endswith(s.conv1d) else tuple(shape)
 
 # %% ../nbs/07a_gguf.ipynb #c016
 FILE_TYPES = {'f32': FT.ALL_F32, 'f16': FT.MOSTLY_F16, 'bf16': FT.MOSTLY_BF16, 'q8_0': FT.MOSTLY_Q8_0, 'q4_0': FT.MOSTLY_Q4_0,
@@ -75,95 +158,168 @@ def tensor_nbytes(shape: tuple[int, ...], qt: QT) -> int:
     return int(np.prod(shape)) // block * size
 
 # %% ../nbs/07a_gguf.ipynb #c020
-def _rope(hp: dict) -> tuple[float, dict]:
-    "(rope_theta, rope_parameters) from a transformers 4.x or 5.x config dict."
-    rp = dict(hp.get('rope_parameters') or hp.get('rope_scaling') or {})
-    theta = rp.get('rope_theta', hp.get('rope_theta', 10000.0))
-    rp.setdefault('rope_type', rp.get('type', 'default'))
-    return float(theta), rp
-
-def rope_freqs(model_dir: Path) -> torch.Tensor | None:
-    "llama.cpp's `rope_freqs` tensor for a `llama3`-scaled rope (None for unscaled rope)."
-    if _rope(json.loads((Path(model_dir)/'config.json').read_text()))[1]['rope_type'] != 'llama3': return None
-    from transformers import AutoConfig
-    from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
-    c = AutoConfig.from_pretrained(model_dir)
-    theta, rp = _rope(c.to_dict())
+def rope_freqs(c) -> torch.Tensor | None:
+    "llama.cpp's `rope_freqs` tensor for a `llama3`-scaled rope (None for any other rope)."
+    theta, rp = _rope(c)
     if rp['rope_type'] != 'llama3': return None
-    dim = getattr(c, 'head_dim', None) or c.hidden_size // c.num_attention_heads
+    from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
+    dim = _head_dim(c)
     base = 1.0 / (theta ** (torch.arange(0, dim, 2, dtype=torch.int64).float() / dim))
     scaled, _ = ROPE_INIT_FUNCTIONS['llama3'](c, 'cpu')
     return (base / scaled).float()
 
-def add_hparams(w: gguf.GGUFWriter, hp: dict, ftype: FT, name: str):
-    "Write the architecture keys of the HF config dict `hp` to the writer `w`."
-    n_head = hp['num_attention_heads']
-    head_dim = hp.get('head_dim') or hp['hidden_size'] // n_head
-    theta, rp = _rope(hp)
-    if rp['rope_type'] not in ('default', 'linear', 'llama3'):
-        raise ExportError(f"rope type {rp['rope_type']!r} (config.json rope_parameters) is not supported by the GGUF export; supported: default, linear, llama3")
+def _hp_rope_model(w: gguf.GGUFWriter, c):
+    "Keys shared by the architectures with rotary embeddings and RMSNorm."
+    theta, rp = _rope(c)
+    hd = _head_dim(c)
+    w.add_feed_forward_length(c.intermediate_size)
+    w.add_head_count_kv(getattr(c, 'num_key_value_heads', None) or c.num_attention_heads)
+    w.add_key_length(hd); w.add_value_length(hd)
+    w.add_rope_dimension_count(int(hd * rp.get('partial_rotary_factor', 1.0)))
+    w.add_rope_freq_base(theta); w.add_layer_norm_rms_eps(c.rms_norm_eps)
+    if rp['rope_type'] == 'linear': w.add_rope_scaling_type(gguf.RopeScalingType.LINEAR); w.add_rope_scaling_factor(rp['factor'])
+
+def _hp_swa(w: gguf.GGUFWriter, c):
+    "Gemma 2/3: the window and, per layer, whether it is a sliding-window layer."
+    w.add_sliding_window(c.sliding_window)
+    w.add_sliding_window_pattern([t == 'sliding_attention' for t in c.layer_types])
+
+# %% ../nbs/07a_gguf.ipynb #a011
+def add_hparams(w: gguf.GGUFWriter, c, s: ArchSpec, ftype: FT, name: str):
+    "Write the architecture keys of the transformers config `c` (spec `s`) to the writer `w`."
     w.add_name(name); w.add_type(gguf.GGUFType.MODEL)
-    w.add_context_length(hp['max_position_embeddings']); w.add_embedding_length(hp['hidden_size'])
-    w.add_block_count(hp['num_hidden_layers']); w.add_feed_forward_length(hp['intermediate_size'])
-    w.add_head_count(n_head); w.add_head_count_kv(hp.get('num_key_value_heads', n_head))
-    w.add_key_length(head_dim); w.add_value_length(head_dim); w.add_rope_dimension_count(head_dim)
-    w.add_rope_freq_base(theta); w.add_layer_norm_rms_eps(hp['rms_norm_eps'])
-    if rp['rope_type'] == 'linear':
-        w.add_rope_scaling_type(gguf.RopeScalingType.LINEAR); w.add_rope_scaling_factor(rp['factor'])
-    w.add_vocab_size(hp['vocab_size']); w.add_file_type(ftype); w.add_quantization_version(gguf.GGML_QUANT_VERSION)
+    w.add_context_length(c.max_position_embeddings); w.add_embedding_length(c.hidden_size)
+    w.add_block_count(c.num_hidden_layers); w.add_head_count(c.num_attention_heads)
+    if s.arch == MODEL_ARCH.GPT2:
+        w.add_feed_forward_length(c.n_inner or 4 * c.hidden_size); w.add_layer_norm_eps(c.layer_norm_epsilon)
+    else: _hp_rope_model(w, c)
+    if s.arch == MODEL_ARCH.GEMMA2:
+        w.add_attn_logit_softcapping(c.attn_logit_softcapping); w.add_final_logit_softcapping(c.final_logit_softcapping)
+    if s.arch == MODEL_ARCH.GEMMA3:
+        if c.final_logit_softcapping: w.add_final_logit_softcapping(c.final_logit_softcapping)
+        w.add_rope_freq_base_swa(c.rope_parameters['sliding_attention']['rope_theta'])
+    if s.swa: _hp_swa(w, c)
+    if s.arch == MODEL_ARCH.PHI3:
+        w.add_rope_scaling_orig_ctx_len(c.original_max_position_embeddings or c.max_position_embeddings)
+        w.add_sliding_window(c.sliding_window or 0)
+    w.add_vocab_size(c.vocab_size); w.add_file_type(ftype); w.add_quantization_version(gguf.GGML_QUANT_VERSION)
+
+# %% ../nbs/07a_gguf.ipynb #a014
+def _steps(x: dict | None, key: str) -> list[dict]:
+    "The steps of a tokenizers normalizer / pre-tokenizer / decoder, flattening a `Sequence`."
+    x = x or {}
+    return x.get(key, []) if x.get('type') == 'Sequence' else [x] if x else []
+
+def tokenizer_json(tok) -> dict:
+    "The tokenizer transformers runs for `tok`, as the parsed JSON of its `tokenizers` backend."
+    if not getattr(tok, 'is_fast', False):
+        raise ExportError(f"{type(tok).__name__} is not a fast (tokenizers) tokenizer; the GGUF export reads the tokenizers pipeline. "
+                          "Save the model's tokenizer with a transformers version that converts it (tok.save_pretrained()).")
+    return json.loads(tok.backend_tokenizer.to_str())
+
+def spm_space_prefix(tj: dict) -> bool | None:
+    "Whether a SentencePiece-style tokenizer prepends `▁` to the text; None when it does not use `▁` at all."
+    meta = [s for s in _steps(tj.get('pre_tokenizer'), 'pretokenizers') if s.get('type') == 'Metaspace']
+    if meta: return meta[0].get('prepend_scheme', 'always' if meta[0].get('add_prefix_space', True) else 'never') != 'never'
+    norm = _steps(tj.get('normalizer'), 'normalizers')
+    if any(s.get('type') == 'Replace' and s.get('content') == '▁' for s in norm): return any(s.get('type') == 'Prepend' for s in norm)
+    return None
+
+def tokenizer_kind(tj: dict, source: str = 'tokenizer') -> str:
+    "'bpe' (GGUF tokenizer model `gpt2`) or 'spm' (`llama`) for the tokenizer JSON `tj`, or an ExportError."
+    m, dec = tj['model'], [s.get('type') for s in _steps(tj.get('decoder'), 'decoders')]
+    if m['type'] == 'BPE' and not m.get('byte_fallback') and 'ByteLevel' in dec: return 'bpe'
+    if m['type'] == 'BPE' and m.get('byte_fallback') and spm_space_prefix(tj) is not None: return 'spm'
+    raise ExportError(f"{source}: a {m['type']} tokenizer (byte_fallback={bool(m.get('byte_fallback'))}, decoder {dec}) is not one llama.cpp "
+                      "reproduces; the export writes byte-level BPE (GPT-2, Llama 3, Qwen, SmolLM) and SentencePiece BPE with byte "
+                      "fallback (Llama 2, Mistral, Gemma, Phi-3). Fine-tune a model with one of those tokenizers.")
 
 # %% ../nbs/07a_gguf.ipynb #c022
 _LLAMA3_RE = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 _QWEN2_RE = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 
+def _digits_merge(vocab: dict[str, int]) -> bool:
+    "Whether any byte-level token joins a number character (Unicode N*) to another character."
+    from gguf.vocab import bytes_to_unicode
+    u2b = {u: b for b, u in bytes_to_unicode().items()}
+    for t in vocab:
+        s = bytes(u2b.get(ch, 32) for ch in t).decode('utf-8', 'replace')
+        if len(s) > 1 and any(unicodedata.category(ch)[0] == 'N' for ch in s): return True
+    return False
+
 def bpe_pre_type(tj: dict) -> str:
-    "llama.cpp's pre-tokenizer name for the parsed `tokenizer.json` `tj`."
-    pre = tj.get('pre_tokenizer') or {}
-    steps = pre.get('pretokenizers', [pre]) if pre.get('type') == 'Sequence' else [pre]
+    "llama.cpp's pre-tokenizer name for the byte-level BPE tokenizer JSON `tj`."
+    steps = _steps(tj.get('pre_tokenizer'), 'pretokenizers')
     kinds = [s.get('type') for s in steps]
-    if kinds == ['ByteLevel'] and steps[0].get('use_regex', True): return 'gpt-2'
+    if kinds == ['ByteLevel'] and steps[0].get('use_regex', True): return 'gpt-2' if _digits_merge(tj['model']['vocab']) else 'smollm'
     if kinds == ['Digits', 'ByteLevel'] and steps[0].get('individual_digits') and steps[1].get('use_regex', True): return 'smollm'
     if kinds == ['Split', 'ByteLevel'] and not steps[1].get('use_regex', True):
         rx = steps[0].get('pattern', {}).get('Regex')
         if rx == _LLAMA3_RE: return 'llama-bpe'
         if rx == _QWEN2_RE: return 'qwen2'
-    raise ExportError(f"tokenizer.json pre_tokenizer {json.dumps(pre)[:200]} is not one the GGUF export knows "
+    raise ExportError(f"tokenizer pre_tokenizer {json.dumps(tj.get('pre_tokenizer'))[:200]} is not one the GGUF export knows "
                       "(GPT-2, SmolLM, Llama 3, Qwen2 byte-level BPE).")
 
-def vocab_tokens(tok, n_vocab: int) -> tuple[list[str], list[int]]:
-    "Token strings and GGUF token types for ids 0..n_vocab-1 of the HF tokenizer `tok`."
-    inv = {i: t for t, i in tok.get_vocab().items()}
-    added = tok.added_tokens_decoder
-    toks, types = [], []
-    for i in range(n_vocab):
-        if i not in inv: toks.append(f'[PAD{i}]'); types.append(gguf.TokenType.UNUSED); continue
-        toks.append(inv[i])
-        types.append(gguf.TokenType.NORMAL if i not in added else gguf.TokenType.CONTROL if added[i].special else gguf.TokenType.USER_DEFINED)
+# %% ../nbs/07a_gguf.ipynb #a017
+def _types(tok, n_vocab: int) -> tuple[list[str | None], list[int]]:
+    "Token strings (None for ids the tokenizer lacks) and GGUF token types, before the SentencePiece refinements."
+    inv, added = {i: t for t, i in tok.get_vocab().items()}, tok.added_tokens_decoder
+    if max(inv) >= n_vocab: raise ExportError(f"the tokenizer has ids up to {max(inv)} but the model's embedding only {n_vocab} rows")
+    T = gguf.TokenType
+    toks = [inv.get(i) for i in range(n_vocab)]
+    types = [T.UNUSED if t is None else T.NORMAL if i not in added else T.CONTROL if added[i].special else T.USER_DEFINED
+             for i, t in enumerate(toks)]
     return toks, types
 
+def vocab_tokens(tok, n_vocab: int) -> tuple[list[str], list[int]]:
+    "Token strings and GGUF token types for ids 0..n_vocab-1 of the byte-level BPE tokenizer `tok`."
+    toks, types = _types(tok, n_vocab)
+    return [t if t is not None else f'[PAD{i}]' for i, t in enumerate(toks)], types
+
+def spm_vocab(tok, tj: dict, n_vocab: int) -> tuple[list[str], list[float], list[int]]:
+    "Pieces, scores and GGUF token types for ids 0..n_vocab-1 of the SentencePiece-style tokenizer `tok` (JSON `tj`)."
+    rank = {}
+    for i, m in enumerate(tj['model']['merges']): rank.setdefault(''.join(m if isinstance(m, list) else m.split(' ', 1)), i)
+    toks, types = _types(tok, n_vocab)
+    scores, T = [], gguf.TokenType
+    for i, t in enumerate(toks):
+        if t is None: toks[i], t = f'[PAD{i}]', ''
+        elif i == tok.unk_token_id: types[i] = T.UNKNOWN
+        elif types[i] == T.NORMAL and re.fullmatch(r'<0x[0-9A-Fa-f]{2}>', t): types[i] = T.BYTE
+        elif types[i] == T.USER_DEFINED: toks[i] = t.replace('▁', ' ')
+        scores.append(-1000.0 if types[i] in (T.UNUSED, T.USER_DEFINED, T.CONTROL) else -float(rank[t]) if t in rank else 0.0)
+    return toks, scores, types
+
+# %% ../nbs/07a_gguf.ipynb #a020
 def adds_special(tok) -> dict[str, bool]:
     "Whether the HF tokenizer `tok` adds BOS / EOS to plain text (llama.cpp's add_bos_token / add_eos_token)."
     ids = tok('a').input_ids
     return {'bos': tok.bos_token_id is not None and ids[0] == tok.bos_token_id, 'eos': tok.eos_token_id is not None and ids[-1] == tok.eos_token_id}
 
-def add_tokenizer(w: gguf.GGUFWriter, model_dir: Path, n_vocab: int):
-    "Write the tokenizer of `model_dir` (vocab, types, merges, special ids, add-bos/eos, pre-tokenizer, chat template) to `w`."
+def load_tokenizer_dir(model_dir: Path):
+    "The HF tokenizer saved in `model_dir` (what the merge stage wrote), or an ExportError saying what is missing."
     from transformers import AutoTokenizer
-    model_dir = Path(model_dir)
-    if not (model_dir/'tokenizer.json').is_file():
+    if not (Path(model_dir)/'tokenizer.json').is_file():
         raise ExportError(f"{model_dir} has no tokenizer.json; the GGUF export needs a fast (tokenizers) tokenizer. Save it with tok.save_pretrained().")
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    tj = json.loads(tok.backend_tokenizer.to_str())   # what transformers runs, which is not always tokenizer.json (see above)
-    m = tj['model']
-    if m['type'] != 'BPE' or m.get('byte_fallback') or (tj.get('decoder') or {}).get('type') != 'ByteLevel':
-        raise ExportError(f"{model_dir/'tokenizer.json'}: a {m['type']} tokenizer{' with byte fallback (SentencePiece-style)' if m.get('byte_fallback') else ''} "
-                          "is not supported by this exporter; it writes byte-level BPE tokenizers (GPT-2, SmolLM, Llama 3, Qwen2).")
-    toks, types = vocab_tokens(tok, n_vocab)
-    w.add_tokenizer_model('gpt2'); w.add_tokenizer_pre(bpe_pre_type(tj))
+    return AutoTokenizer.from_pretrained(model_dir)
+
+def add_tokenizer(w: gguf.GGUFWriter, model_dir: Path, n_vocab: int) -> str:
+    "Write the tokenizer of `model_dir` (tokens, types, scores or merges, special ids, add-bos/eos, chat template) to `w`; returns its kind."
+    tok = load_tokenizer_dir(model_dir)
+    tj = tokenizer_json(tok)
+    kind = tokenizer_kind(tj, str(Path(model_dir)/'tokenizer.json'))
+    if kind == 'bpe':
+        toks, types = vocab_tokens(tok, n_vocab)
+        w.add_tokenizer_model('gpt2'); w.add_tokenizer_pre(bpe_pre_type(tj))
+    else:
+        toks, scores, types = spm_vocab(tok, tj, n_vocab)
+        w.add_tokenizer_model('llama'); w.add_tokenizer_pre('default')
+        w.add_token_scores(scores); w.add_add_space_prefix(spm_space_prefix(tj))
     w.add_token_list(toks); w.add_token_types(types)
-    sv = gguf.SpecialVocab(model_dir, load_merges=True, n_vocab=n_vocab)
+    sv = gguf.SpecialVocab(model_dir, load_merges=kind == 'bpe', n_vocab=n_vocab)
     sv.add_special_token = adds_special(tok)
     sv.add_to_gguf(w, quiet=True)
+    return kind
 
 # %% ../nbs/07a_gguf.ipynb #c026
 class PeakRSS:
@@ -197,30 +353,45 @@ def _shards(model_dir: Path) -> dict[str, Path]:
 class GGUFFile:
     "One written GGUF: where, what type, how big, how long, how much memory, which tensor types it holds."
     path: str; ftype: str; size: int; seconds: float; peak_rss_mb: float; start_rss_mb: float; tensor_types: dict
+    phases: dict | None = None   # seconds: metadata (config, tokenizer, header), read, convert, write
     def _repr_markdown_(self):
-        return (f"**{Path(self.path).name}** ({self.ftype}): {self.size/2**20:.1f} MiB in {self.seconds:.1f} s, peak RSS {self.peak_rss_mb:.0f} MiB "
+        ph = f" ({', '.join(f'{k} {v}' for k, v in self.phases.items())})" if self.phases else ''
+        return (f"**{Path(self.path).name}** ({self.ftype}): {self.size/2**20:.1f} MiB in {self.seconds:.1f} s{ph}, peak RSS {self.peak_rss_mb:.0f} MiB "
                 f"(from {self.start_rss_mb:.0f}); tensors: {', '.join(f'{k} {v}' for k, v in self.tensor_types.items())}")
 
-def _plan(model_dir: Path, hp: dict, ftype: str):
+def _skipped(name: str, tied: bool) -> bool:
+    "Tensors that have no GGUF counterpart: rope caches, GPT-2's mask buffers, a tied output matrix."
+    return name.endswith(('rotary_emb.inv_freq', '.attn.bias', '.attn.masked_bias')) or (tied and name == 'lm_head.weight')
+
+def plan_tensors(model_dir: Path, c, s: ArchSpec, ftype: str) -> list[tuple]:
     "[(hf_name, file, gguf_name, shape, qtype)] for every tensor to write, in file order, without loading weights."
-    arch, n = ARCHS[hp['architectures'][0]], hp['num_hidden_layers']
-    tied = hp.get('tie_word_embeddings', False)
-    plan, shards = [], _shards(model_dir)
-    for f in sorted(set(shards.values())):
+    tied, plan = c.tie_word_embeddings or s.tied, []
+    for f in sorted(set(_shards(model_dir).values())):
         with safe_open(f, 'pt') as sf:
             for name in sorted(sf.keys()):
-                if name.endswith('rotary_emb.inv_freq') or (tied and name == 'lm_head.weight'): continue
-                shape, new = tuple(sf.get_slice(name).get_shape()), map_tensor_name(name, arch, n)
+                if _skipped(name, tied): continue
+                shape, new = gguf_shape(tuple(sf.get_slice(name).get_shape()), name, s), map_tensor_name(name, s.arch, c.num_hidden_layers)
                 plan.append((name, f, new, shape, tensor_qtype(new, shape, ftype)))
     return plan
 
-def _convert(t: torch.Tensor, name: str, hp: dict, qt: QT) -> np.ndarray:
-    "The HF tensor `t` as the array GGUF stores for it (rope rows permuted for llama, converted to `qt`)."
-    if ARCHS[hp['architectures'][0]] == MODEL_ARCH.LLAMA and name.endswith(('q_proj.weight', 'k_proj.weight')):
-        n_head = hp['num_attention_heads'] if 'q_proj' in name else hp.get('num_key_value_heads', hp['num_attention_heads'])
-        t = permute_rope(t, n_head)
-    a = t.to(torch.float32).numpy()
-    return a if qt == QT.F32 else a.astype(np.float16) if qt == QT.F16 else gguf.quants.quantize(a, qt)
+def _convert(t: torch.Tensor, name: str, s: ArchSpec, c, qt: QT) -> np.ndarray:
+    "The HF tensor `t` as the array GGUF stores for it: llama.cpp's layout, then type `qt` (F16 converted by torch, in one pass)."
+    t = to_gguf_layout(t, name, s, c)
+    if qt == QT.F16: return t.to(torch.float16).contiguous().numpy()
+    a = t.to(torch.float32).contiguous().numpy()
+    return a if qt == QT.F32 else gguf.quants.quantize(a, qt)
+
+def _write_tensors(w: gguf.GGUFWriter, plan: list[tuple], s: ArchSpec, c) -> dict[str, float]:
+    "Load, convert and write the planned tensors one at a time (each shard opened once); seconds spent reading, converting, writing."
+    ph = Counter()
+    for f in dict.fromkeys(p[1] for p in plan):
+        with safe_open(f, 'pt') as sf:
+            for hf_name, _, new, shape, qt in (p for p in plan if p[1] == f):
+                t0 = time.perf_counter(); t = sf.get_tensor(hf_name)
+                t1 = time.perf_counter(); a = _convert(t, hf_name, s, c, qt); del t
+                t2 = time.perf_counter(); w.write_tensor_data(a); del a
+                ph['read'] += t1 - t0; ph['convert'] += t2 - t1; ph['write'] += time.perf_counter() - t2
+    return ph
 
 # %% ../nbs/07a_gguf.ipynb #c028
 def write_gguf(model_dir: str | Path, # merged HF model directory (safetensors + tokenizer.json + chat template)
@@ -230,29 +401,29 @@ def write_gguf(model_dir: str | Path, # merged HF model directory (safetensors +
               ) -> GGUFFile:
     "Write `model_dir` as a single GGUF file of type `ftype`, streaming one tensor at a time."
     model_dir, out_path = Path(model_dir), Path(out_path)
-    hp = read_hf_config(model_dir)
+    c = read_hf_config(model_dir)
+    s = arch_spec(c, str(model_dir/'config.json'))
     if ftype not in FILE_TYPES: tensor_qtype('x.weight', (1, 1), ftype)  # raises with the list of types
     t0 = time.perf_counter()
     with PeakRSS() as mem:
-        plan = _plan(model_dir, hp, ftype)
-        arch = ARCHS[hp['architectures'][0]]
-        extra = rope_freqs(model_dir) if arch == MODEL_ARCH.LLAMA else None
+        plan = plan_tensors(model_dir, c, s, ftype)
+        extra = rope_freqs(c) if s.arch == MODEL_ARCH.LLAMA else None
         out_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = out_path.with_name(out_path.name + '.tmp')
-        w = gguf.GGUFWriter(tmp, gguf.MODEL_ARCH_NAMES[arch])
-        add_hparams(w, hp, FILE_TYPES[ftype], name or out_path.stem)
-        add_tokenizer(w, model_dir, hp['vocab_size'])
+        w = gguf.GGUFWriter(tmp, gguf.MODEL_ARCH_NAMES[s.arch])
+        add_hparams(w, c, s, FILE_TYPES[ftype], name or out_path.stem)
+        add_tokenizer(w, model_dir, c.vocab_size)
         if extra is not None: w.add_tensor_info('rope_freqs.weight', tuple(extra.shape), np.dtype(np.float32), extra.numel()*4, raw_dtype=QT.F32)
         for _, _, new, shape, qt in plan: w.add_tensor_info(new, shape, np.dtype(np.float32), tensor_nbytes(shape, qt), raw_dtype=qt)
         w.write_header_to_file(); w.write_kv_data_to_file(); w.write_ti_data_to_file()
         if extra is not None: w.write_tensor_data(extra.numpy())
-        for hf_name, f, new, shape, qt in plan:
-            with safe_open(f, 'pt') as sf: t = sf.get_tensor(hf_name)
-            w.write_tensor_data(_convert(t, hf_name, hp, qt)); del t
+        t_meta = time.perf_counter() - t0
+        ph = _write_tensors(w, plan, s, c)
         w.close()
         os.replace(tmp, out_path)
     types = Counter(qt.name for *_, qt in plan) + Counter(['F32'] * (extra is not None))
-    return GGUFFile(str(out_path), ftype, out_path.stat().st_size, round(time.perf_counter() - t0, 2), mem.peak_mb, mem.start_mb, dict(types))
+    phases = {k: round(v, 2) for k, v in dict(metadata=t_meta, **ph).items()}
+    return GGUFFile(str(out_path), ftype, out_path.stat().st_size, round(time.perf_counter() - t0, 2), mem.peak_mb, mem.start_mb, dict(types), phases)
 
 # %% ../nbs/07a_gguf.ipynb #c033
 def read_gguf(path: str | Path) -> dict:
@@ -303,3 +474,19 @@ def quantize_gguf(src_path: str | Path, out_path: str | Path, ftype: str, nthrea
     os.replace(tmp, out_path)
     types = Counter(t.tensor_type.name for t in gguf.GGUFReader(out_path).tensors)
     return GGUFFile(str(out_path), ftype, out_path.stat().st_size, round(time.perf_counter() - t0, 2), mem.peak_mb, mem.start_mb, dict(types))
+
+# %% ../nbs/07a_gguf.ipynb #a031
+def check_exportable(model: str | Path, # a model directory, a hub id, or the bundled model's alias
+                     revision: str | None = None, # hub revision, as `model.revision`
+                    ) -> None:
+    "Raise an `ExportError` saying why, and what to do, if the GGUF export could not write `model` as llama.cpp will run it."
+    from transformers import AutoTokenizer
+    from ft_pipeline.model import resolve_model
+    name = resolve_model(str(model))
+    c = read_hf_config(name, revision)
+    arch_spec(c, f'{model}: config.json')
+    try: tok = AutoTokenizer.from_pretrained(name, revision=revision)
+    except (OSError, ValueError) as e: raise ExportError(f"{model}: cannot load its tokenizer ({str(e).splitlines()[0]})") from e
+    tj = tokenizer_json(tok)
+    if tokenizer_kind(tj, f'{model}: tokenizer') == 'bpe': bpe_pre_type(tj)
+    _types(tok, c.vocab_size)

@@ -14,7 +14,7 @@ from .gguf_writer import adds_special
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'chat_pieces', 'render_pieces', 'make_modelfile', 'model_card']
+__all__ = ['log', 'chat_pieces', 'render_pieces', 'ollama_template', 'make_modelfile', 'model_card']
 
 # %% ../nbs/07c_modelfile.ipynb #c062
 _S, _U, _A, _U2 = '\x02SYS\x02', '\x02USR\x02', '\x02AST\x02', '\x02USR2\x02'
@@ -55,32 +55,35 @@ def _go_lit(s: str) -> str:
     if '{{' in s or '}}' in s or '"""' in s: raise ValueError(s)
     return s
 
-def make_modelfile(gguf_name: str, tok, gen_cfg: dict, parameters: dict) -> str:
-    "An Ollama Modelfile for `gguf_name` (next to it): TEMPLATE from the chat template, SYSTEM default, stop tokens, parameters."
-    strip_bos = adds_special(tok)['bos']
-    lines = [f'# Ollama Modelfile written by ft_pipeline. Use: ollama create <name> -f Modelfile', f'FROM ./{gguf_name}']
-    pieces = chat_pieces(tok, strip_bos)
-    ok = pieces is not None
-    if ok:
-        convs = [[{'role': 'user', 'content': 'Hi'}], [{'role': 'system', 'content': 'S'}, {'role': 'user', 'content': 'u1'},
-                 {'role': 'assistant', 'content': 'a1'}, {'role': 'user', 'content': 'u2'}]]
-        def jinja(c):
-            s = tok.apply_chat_template(c, tokenize=False, add_generation_prompt=True)
-            return s[len(tok.bos_token):] if strip_bos and tok.bos_token and s.startswith(tok.bos_token) else s
-        ok = all(render_pieces(pieces, c, True) == jinja(c) for c in convs)
-    if ok:
+def _jinja(tok, conv: list[dict], strip_bos: bool) -> str:
+    s = tok.apply_chat_template(conv, tokenize=False, add_generation_prompt=True)
+    return s[len(tok.bos_token):] if strip_bos and tok.bos_token and s.startswith(tok.bos_token) else s
+
+def ollama_template(tok, pieces: dict | None, strip_bos: bool) -> list[str]:
+    "Modelfile lines reproducing `tok`'s chat template from its `chat_pieces`, or a comment saying why there are none."
+    if not tok.chat_template: return ['# No TEMPLATE: the model has no chat template (a base model); Ollama passes prompts through as plain text.']
+    convs = [[{'role': 'user', 'content': 'Hi'}], [{'role': 'system', 'content': 'S'}, {'role': 'user', 'content': 'u1'},
+             {'role': 'assistant', 'content': 'a1'}, {'role': 'user', 'content': 'u2'}]]
+    if pieces is not None and all(render_pieces(pieces, c, True) == _jinja(tok, c, strip_bos) for c in convs):
         try:
             body = ''.join(f'{{{{ {"if" if i == 0 else "else if"} eq .Role "{r}" }}}}{_go_lit(pieces[r][0])}{{{{ .Content }}}}{_go_lit(pieces[r][1])}'
                            for i, r in enumerate(('system', 'user', 'assistant')))
-            lines.append(f'TEMPLATE """{{{{ range .Messages }}}}{body}{{{{ end }}}}{{{{ end }}}}{_go_lit(pieces["gen"])}"""')
-            if pieces['default_system']: lines.append(f'SYSTEM """{_go_lit(pieces["default_system"])}"""')
-        except ValueError: ok = False
-    if not ok: lines.append('# TEMPLATE omitted: the chat template is not a fixed prefix/suffix per role; Ollama uses the chat template stored in the GGUF.')
+            lines = [f'TEMPLATE """{{{{ range .Messages }}}}{body}{{{{ end }}}}{{{{ end }}}}{_go_lit(pieces["gen"])}"""']
+            return lines + ([f'SYSTEM """{_go_lit(pieces["default_system"])}"""'] if pieces['default_system'] else [])
+        except ValueError: pass
+    return ['# TEMPLATE omitted: the chat template is not a fixed prefix/suffix per role; Ollama uses the chat template stored in the GGUF.']
+
+# %% ../nbs/07c_modelfile.ipynb #c0b2
+def make_modelfile(gguf_name: str, tok, gen_cfg: dict, parameters: dict) -> str:
+    "An Ollama Modelfile for `gguf_name` (next to it): TEMPLATE from the chat template, SYSTEM default, stop tokens, parameters."
+    strip_bos = adds_special(tok)['bos']
+    pieces = chat_pieces(tok, strip_bos) if tok.chat_template else None
+    lines = ['# Ollama Modelfile written by ft_pipeline. Use: ollama create <name> -f Modelfile', f'FROM ./{gguf_name}']
+    lines += ollama_template(tok, pieces, strip_bos)
     eos = gen_cfg.get('eos_token_id', tok.eos_token_id)
     stops = [tok.convert_ids_to_tokens(i) for i in ([eos] if isinstance(eos, int) else eos or [])]
     if pieces and pieces['assistant'][1].strip(): stops.insert(0, pieces['assistant'][1].strip())
-    for s in dict.fromkeys(stops): lines.append(f'PARAMETER stop "{s}"')
-    for k, v in parameters.items(): lines.append(f'PARAMETER {k} {v}')
+    lines += [f'PARAMETER stop "{s}"' for s in dict.fromkeys(stops)] + [f'PARAMETER {k} {v}' for k, v in parameters.items()]
     return '\n'.join(lines) + '\n'
 
 # %% ../nbs/07c_modelfile.ipynb #c069
@@ -99,6 +102,22 @@ def _table(d: dict, limit: int = 25) -> str:
     if len(rows) > limit: lines.append(f'| ... | {len(rows) - limit} more in the JSON file |')
     return '\n'.join(lines)
 
+# %% ../nbs/07c_modelfile.ipynb #c0b7
+def _verification_table(ver: list[dict]) -> list[str]:
+    "Model-card lines: each GGUF's agreement with the merged model per runtime, its thresholds and status."
+    s = ['## Export verification', '', 'GGUF vs the merged model on the same prompts (top-1 = next-token agreement, KL = mean KL(merged || gguf) per '
+         'token; passed = met its thresholds, reported = no threshold for this type):', '',
+         '| file | runtime | top-1 | KL | max abs logit diff | thresholds | status |', '|---|---|---|---|---|---|---|']
+    for v in ver:
+        for rt in ('transformers', 'llama_cpp'):
+            r = v[rt]
+            s.append(f"| {v['file']} | {rt} | {r['top1_agreement']} | {r['mean_kl']} | {r['max_abs_logit_diff']} | {v['thresholds']} | {v['status']} |"
+                     if isinstance(r, dict) else f"| {v['file']} | {rt} | {r} | | | | |")
+    spaced = sorted({t for v in ver if isinstance(v['llama_cpp'], dict) for t in v['llama_cpp'].get('tokenizer_space_prefix', [])})
+    if spaced: s += ['', f"llama.cpp's SentencePiece tokenizer puts a `▁` after special tokens that transformers 5 does not ({len(spaced)} of the "
+                     'checked strings); prompts that follow a special token get one extra token in llama.cpp.']
+    return s + ['']
+
 def model_card(out_dir: Path, export_report: dict, base_model: str) -> str:
     "The text of `model_card.md` for the run directory `out_dir`."
     out_dir = Path(out_dir)
@@ -115,11 +134,5 @@ def model_card(out_dir: Path, export_report: dict, base_model: str) -> str:
     s += ['## Training config', '']
     s += ['From `config.yaml` (lora, quantization, training sections):', '',
           _table({k: cfg.get(k, {}) for k in ('lora', 'quantization', 'training')}, 60), ''] if cfg else ['Not available (`config.yaml` missing).', '']
-    s += ['## Export verification', '', 'GGUF vs the merged model on the same prompts (top-1 = next-token agreement, KL = mean KL(merged || gguf) per token):', '',
-          '| file | runtime | top-1 | KL | max abs logit diff | threshold | passed |', '|---|---|---|---|---|---|---|']
-    for v in export_report.get('verification', []):
-        for rt in ('transformers', 'llama_cpp'):
-            r = v[rt]
-            if isinstance(r, dict): s.append(f"| {v['file']} | {rt} | {r['top1']} | {r['kl']} | {r['max_abs']} | {v['thresholds']} | {v['passed']} |")
-            else: s.append(f"| {v['file']} | {rt} | {r} | | | | |")
+    s += _verification_table(export_report.get('verification', []))
     return redact('\n'.join(s) + '\n', (hf_token() or '',))
