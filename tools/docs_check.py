@@ -284,15 +284,15 @@ def title_block(fm):
 
 # ---------------------------------------------------------------------------------------------------------------- static checks
 _re_directive = re.compile(r'^\s*#\|', re.MULTILINE)
-_re_percent = re.compile(r'^\s*# ?%%', re.MULTILINE)
+_re_percent = re.compile(r'^\s*(?:#\s*)?%%(?=\s|$)', re.MULTILINE)  # in a markdown cell `# %%` shows as a heading `%%`
 _re_shortcode = re.compile(r'\{\{<.*?>\}\}')
 _re_traceback = re.compile(r'Traceback \(most recent call last\)|^\s*[\w.]*(?:Error|Exception)(?::|$)', re.MULTILINE)
 
-def text_defects(text, where='page'):
+def text_defects(text):
     "Raw directives, cell markers and unrendered shortcodes in the text a reader sees"
-    res = [f'{where}: raw `#|` directive visible: {l.strip()!r}' for l in text.splitlines() if _re_directive.match(l)]
-    res += [f'{where}: raw `# %%` cell marker visible: {l.strip()!r}' for l in text.splitlines() if _re_percent.match(l)]
-    res += [f'{where}: unrendered Quarto shortcode {m!r}' for m in _re_shortcode.findall(text)]
+    res = [f'raw `#|` directive visible: {l.strip()!r}' for l in text.splitlines() if _re_directive.match(l)]
+    res += [f'raw `# %%` cell marker visible: {l.strip()!r}' for l in text.splitlines() if _re_percent.match(l)]
+    res += [f'unrendered Quarto shortcode {m!r}' for m in _re_shortcode.findall(text)]
     return res
 
 def error_defects(output_text):
@@ -406,7 +406,8 @@ def browser_checks(page, html_file, browser_page, shots):
         if o['stderr'] and not error_defects(o['text']) and o['text'].strip():
             page.notes.append(f'stderr output on the page: {o["text"].strip().splitlines()[0][:120]!r}')
     for fig in f['figs']:
-        what = f'figure {fig["i"] + 1} ({fig["tag"].lower()} {fig["src"]!r})'
+        src = 'inline ' + fig['src'][11:].split(';')[0] if fig['src'].startswith('data:image/') else repr(fig['src'])
+        what = f'figure {fig["i"] + 1} ({fig["tag"].lower()} {src})'
         if fig['src'].startswith(('http://', 'https://')): page.notes.append(f'{what}: external image, not checked offline'); continue
         if not fig['loaded']: res.append(f'{what}: does not load'); continue
         if not fig['visible']: res.append(f'{what}: not visible (zero size or hidden)'); continue
@@ -425,7 +426,7 @@ def read_settings(root):
     cp = configparser.ConfigParser(delimiters=['=']); cp.read(root/'settings.ini', encoding='utf-8')
     return cp['DEFAULT']
 
-def check(proc, nbs, out, browser=None, root=Path('.')):
+def check(proc, nbs, out, browser=None, root=Path('.'), use_browser=True):
     "Render and check every page; returns (pages, sidebar defects, browser path or None)"
     if not proc.is_dir() or not any(proc.glob('*.ipynb')):
         raise SystemExit(f'docs_check: {proc}/ has no processed notebooks: run `make docs-check` (nbdev proc_nbs) first')
@@ -445,7 +446,7 @@ def check(proc, nbs, out, browser=None, root=Path('.')):
         links, side_links = s.link_defects(files[p.rel], p)
         p.defects += links
         side += [d for d in side_links if d not in side]
-    exe = find_browser(browser)
+    exe = find_browser(browser) if use_browser else None
     if exe is None:
         for p in pages: p.defects += static_text_checks(p, files[p.rel])
         return pages, side, None
@@ -478,6 +479,7 @@ def main(argv=None):
     ap.add_argument('--nbs', default='nbs', help='the notebooks folder, with sidebar.yml and styles.css')
     ap.add_argument('--out', default='_docs_check', help='where the HTML pages, screenshots and report.md go')
     ap.add_argument('--browser', help='Chromium executable (default: $CHROMIUM, then chromium / google-chrome on PATH)')
+    ap.add_argument('--no-browser', action='store_true', help='static checks only (what runs where no Chromium is found)')
     ap.add_argument('--find-browser', action='store_true', help='print the Chromium this would use and exit (1 if none)')
     a = ap.parse_args(argv)
     if a.find_browser:
@@ -485,17 +487,18 @@ def main(argv=None):
         print(exe or f'no Chromium found: install with: {INSTALL_HINT}')
         return 0 if exe else 1
     out = Path(a.out)
-    pages, side, exe = check(Path(a.proc), Path(a.nbs), out, a.browser)
+    pages, side, exe = check(Path(a.proc), Path(a.nbs), out, a.browser, use_browser=not a.no_browser)
     report(pages, side, exe, out)
-    if exe is None: print(f'SKIP: browser checks of the docs pages (visibility, figures, screenshots): no Chromium found; '
-                          f'install with: {INSTALL_HINT}   (static checks ran)')
+    if exe is None and a.no_browser: print('SKIP: browser checks of the docs pages (--no-browser); static checks ran')
+    elif exe is None: print(f'SKIP: browser checks of the docs pages (visibility, figures, screenshots): no Chromium found; '
+                            f'install with: {INSTALL_HINT}   (static checks ran)')
     for d in side: print(f'FAIL sidebar: {d}')
     for p in pages:
         print(f'{"FAIL" if p.defects else "ok  "} {p.rel} -> {p.out} ({len(p.show_docs)} show_doc, {len(p.figures)} figures)')
         for d in p.defects: print(f'       - {d}')
-    bad = sum(bool(p.defects) for p in pages) + bool(side)
-    print(f'docs-check: {len(pages)} pages rendered to {out}/site, {"checked in " + Path(exe).name if exe else "static checks only"}; '
-          f'{len(pages) - sum(bool(p.defects) for p in pages)} clean, {bad} with defects; report: {out}/report.md')
-    return 1 if bad else 0
+    bad = sum(bool(p.defects) for p in pages)
+    print(f'docs-check: {len(pages)} pages rendered to {out}/site, {"checked in " + Path(exe).name if exe else "static checks only"}: '
+          f'{len(pages) - bad} clean, {bad} with defects, {len(side)} sidebar defects; report: {out}/report.md')
+    return 1 if bad or side else 0
 
 if __name__ == '__main__': sys.exit(main())
