@@ -178,9 +178,22 @@ def quarto_markdown(md, base):
     md = _re_div_open.sub(lambda m: f'<div {_attrs(m[1])}>\n', md)
     return _re_div_close.sub('\n</div>', md)
 
-def quarto_cells(page, base):
+def check_outputs(page, i, c, code):
+    "What the notebook itself says is wrong with a code cell's saved outputs"
+    for o in c.outputs:
+        if o.output_type == 'error': page.defects.append(f'cell {i}: error output {o.ename}: {o.evalue}')
+        if o.output_type in ('execute_result', 'display_data') and not o.get('data'):
+            page.notes.append(f'cell {i}: an output with nothing to show (a widget whose view was not saved?): {code.splitlines()[-1][:80]!r}')
+
+def asis_cell(c, show_doc, base):
+    "`output: asis`: Quarto pastes the cell's markdown output into the page; show_doc output is marked with its name"
+    md = '\n\n'.join(''.join(o.data['text/markdown']) for o in c.outputs if 'text/markdown' in o.get('data', {}))
+    wrap = f'<div class="cell-output-asis" data-show-doc="{show_doc}">' if show_doc else '<div class="cell-output-asis">'
+    return nbformat.v4.new_markdown_cell(f'{wrap}\n\n{quarto_markdown(md, base)}\n\n</div>')
+
+def quarto_cells(page):
     "The notebook as Quarto shows it: frontmatter out, options applied and hidden, `output: asis` as markdown, show_doc marked"
-    cells = []
+    cells, base = [], page.src.parent
     for i, c in enumerate(page.nb.cells):
         if c.cell_type in ('raw', 'markdown'):
             rest = frontmatter(c.source)[1]
@@ -193,22 +206,14 @@ def quarto_cells(page, base):
             page.show_docs.append(sd[1])
             if not any('text/markdown' in o.get('data', {}) for o in c.outputs):
                 page.defects.append(f'cell {i}: show_doc({sd[1]}) has no rendered output (did it fail when nbdev processed the page?)')
-        for o in c.outputs:
-            if o.output_type == 'error': page.defects.append(f'cell {i}: error output {o.ename}: {o.evalue}')
-            if o.output_type in ('execute_result', 'display_data') and not o.get('data'):
-                page.notes.append(f'cell {i}: an output with nothing to show (a widget whose view was not saved?): {code.splitlines()[-1][:80]!r}')
-        if opts.get('echo') is not False: cells.append(nbformat.v4.new_code_cell(code))
+        check_outputs(page, i, c, code)
+        echo = opts.get('echo') is not False
+        if echo: cells.append(nbformat.v4.new_code_cell(code))
         if opts.get('output') is False: continue
-        if opts.get('output') == 'asis':
-            md = '\n\n'.join(''.join(o.data['text/markdown']) for o in c.outputs if 'text/markdown' in o.get('data', {}))
-            md = quarto_markdown(md, base)
-            wrap = f'<div class="cell-output-asis" data-show-doc="{sd[1]}">' if sd else '<div class="cell-output-asis">'
-            cells.append(nbformat.v4.new_markdown_cell(f'{wrap}\n\n{md}\n\n</div>'))
-            continue
+        if opts.get('output') == 'asis': cells.append(asis_cell(c, sd and sd[1], base)); continue
         outs = [o for o in c.outputs if o.output_type not in ('execute_result', 'display_data') or o.get('data')]
-        if opts.get('echo') is False: cells.append(nbformat.v4.new_code_cell('', outputs=outs))
-        else: cells[-1].outputs = outs
-        if opts.get('echo') is False: cells[-1].metadata['transient'] = {'remove_source': True}
+        if echo: cells[-1].outputs = outs
+        else: cells.append(nbformat.v4.new_code_cell('', outputs=outs, metadata={'transient': {'remove_source': True}}))
     return cells
 
 # ---------------------------------------------------------------------------------------------------------------- rendering
@@ -228,48 +233,54 @@ def pandoc_id(text):
     s = re.sub(r'\s+', '-', s)
     return re.sub(r'^[^a-z]+', '', s) or 'section'
 
-def render_page(page, pages, sidebar, site, nbs_css, base):
-    "Write `page` as HTML under `site`; returns the HTML path"
-    from nbconvert import HTMLExporter
-    nb = nbformat.v4.new_notebook(cells=quarto_cells(page, base), metadata={'language_info': {'name': 'python'}})
-    exp = HTMLExporter(template_name='lab', exclude_input_prompt=True, exclude_output_prompt=True, exclude_anchor_links=True)
-    body, _ = exp.from_notebook_node(nb, resources={'metadata': {'name': page.fm.get('title', page.rel)}})
-    soup = BeautifulSoup(body, 'html.parser')
-    for t in soup.select('script[src], link[href]'):  # CDN scripts (require.js, MathJax, widgets): the check runs offline
-        if urlsplit(t.get('src') or t.get('href')).scheme: t.decompose()
+def set_heading_ids(soup):
+    "Heading ids as Pandoc makes them (or as `{#id}` gives them), so nbdev's doc links (`config.html#load_config`) resolve"
     seen = set()
-    for h in soup.select('h1, h2, h3, h4, h5, h6'):  # ids as Pandoc makes them, so nbdev's doc links (`config.html#load_config`) resolve
+    for h in soup.select('h1, h2, h3, h4, h5, h6'):
         attrs = h.find(string=lambda s: isinstance(s, str) and s.startswith('attrs '), recursive=False)
         hid = pandoc_id(h.get_text())
         if attrs is not None:
             m = re.search(r'#([\w:.-]+)', attrs); attrs.extract()
             if m: hid = m[1]
-        base, n = hid, 1
-        while hid in seen: hid, n = f'{base}-{n}', n + 1
+        stem, n = hid, 1
+        while hid in seen: hid, n = f'{stem}-{n}', n + 1
         seen.add(hid); h['id'] = hid
+
+def link_notebooks(soup, page, by_src):
+    "Quarto turns a link to a notebook into a link to its page"
+    for a in soup.select('a[href]'):
+        parts = urlsplit(a['href'])
+        if parts.scheme or not parts.path.endswith(('.ipynb', '.qmd')): continue
+        target = os.path.normpath((Path(page.rel).parent/unquote(parts.path)).as_posix())
+        out = by_src[target].out if target in by_src else str(Path(parts.path).with_suffix('.html'))
+        a['href'] = os.path.relpath(out, Path(page.out).parent.as_posix() or '.') + (f'#{parts.fragment}' if parts.fragment else '')
+
+def copy_images(soup, page, site):
+    "Quarto copies the files a page shows next to it"
+    for img in soup.select('img[src]'):
+        parts = urlsplit(img['src'])
+        f = page.src.parent/unquote(parts.path)
+        if parts.scheme or not parts.path or not f.is_file(): continue
+        dst = site/Path(page.out).parent/unquote(parts.path)
+        dst.parent.mkdir(parents=True, exist_ok=True); shutil.copy2(f, dst)
+
+def render_page(page, pages, sidebar, site, nbs_css):
+    "Write `page` as HTML under `site`, laid out as Quarto's: sidebar, title block, cells; returns the HTML path"
+    from nbconvert import HTMLExporter
+    nb = nbformat.v4.new_notebook(cells=quarto_cells(page), metadata={'language_info': {'name': 'python'}})
+    exp = HTMLExporter(template_name='lab', exclude_input_prompt=True, exclude_output_prompt=True, exclude_anchor_links=True)
+    soup = BeautifulSoup(exp.from_notebook_node(nb, resources={'metadata': {'name': page.fm.get('title', page.rel)}})[0], 'html.parser')
+    for t in soup.select('script[src], link[href]'):  # CDN scripts (require.js, MathJax, widgets): the check runs offline
+        if urlsplit(t.get('src') or t.get('href')).scheme: t.decompose()
     by_src = {p.rel: p for p in pages}
-    for a in soup.select('a[href]'):  # Quarto links a notebook to its page
-        href = a['href']; parts = urlsplit(href)
-        if not parts.scheme and parts.path.endswith(('.ipynb', '.qmd')):
-            target = (Path(page.rel).parent/unquote(parts.path)).as_posix()
-            out = by_src[target].out if target in by_src else str(Path(parts.path).with_suffix('.html'))
-            a['href'] = os.path.relpath(out, Path(page.out).parent.as_posix() or '.') + (f'#{parts.fragment}' if parts.fragment else '')
-    for img in soup.select('img[src]'):  # Quarto copies the files a page refers to
-        src = unquote(urlsplit(img['src']).path)
-        if urlsplit(img['src']).scheme or not src: continue
-        f = page.src.parent/src
-        if f.is_file():
-            dst = site/Path(page.out).parent/src
-            dst.parent.mkdir(parents=True, exist_ok=True); shutil.copy2(f, dst)
+    set_heading_ids(soup); link_notebooks(soup, page, by_src); copy_images(soup, page, site)
     main = soup.new_tag('main')
     main.append(BeautifulSoup(title_block(page.fm), 'html.parser'))
     for child in list(soup.body.contents): main.append(child.extract())
     soup.body.append(BeautifulSoup(sidebar_html(sidebar, by_src, page), 'html.parser'))
     soup.body.append(main)
-    style = soup.new_tag('style'); style.string = PAGE_CSS + nbs_css
-    soup.head.append(style)
-    if page.fm.get('description'):
-        meta = soup.new_tag('meta', attrs={'name': 'description', 'content': page.fm['description']}); soup.head.append(meta)
+    style = soup.new_tag('style'); style.string = PAGE_CSS + nbs_css; soup.head.append(style)
+    if page.fm.get('description'): soup.head.append(soup.new_tag('meta', attrs={'name': 'description', 'content': page.fm['description']}))
     dst = site/page.out
     dst.parent.mkdir(parents=True, exist_ok=True)
     dst.write_text(str(soup), encoding='utf-8')
@@ -440,7 +451,7 @@ def check(proc, nbs, out, browser=None, root=Path('.'), use_browser=True):
     site, shots = out/'site', out
     shutil.rmtree(out, ignore_errors=True); site.mkdir(parents=True)
     css = (nbs/'styles.css').read_text(encoding='utf-8') if (nbs/'styles.css').exists() else ''
-    files = {p.rel: render_page(p, pages, sidebar, site, css, proc) for p in pages}
+    files = {p.rel: render_page(p, pages, sidebar, site, css) for p in pages}
     s = Site(site, pages, cfg.get('doc_host', '') + cfg.get('doc_baseurl', ''))
     for p in pages:
         links, side_links = s.link_defects(files[p.rel], p)
