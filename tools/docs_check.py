@@ -79,15 +79,16 @@ def find_pages(proc):
     return [read_page(p, proc) for p in files]
 
 # ---------------------------------------------------------------------------------------------------------------- sidebar
-def sidebar_entries(contents, section=()):
-    "Flatten sidebar.yml's `contents` into (file, section path) pairs; a section's own `href` counts as an entry"
+class BadInput(Exception): "Missing or unreadable input: exit code 2"
+
+def sidebar_entries(contents):
+    "The files sidebar.yml's `contents` lists, sections flattened; a section's own `href` counts as an entry"
     for o in contents or []:
-        if isinstance(o, str): yield o, section
+        if isinstance(o, str): yield o
         elif isinstance(o, dict):
-            name = o.get('section') or o.get('text') or ''
-            if o.get('href'): yield o['href'], section
-            if 'contents' in o: yield from sidebar_entries(o['contents'], section + (name,))
-        else: raise ValueError(f'sidebar.yml: unsupported entry {o!r}')
+            if o.get('href'): yield o['href']
+            yield from sidebar_entries(o.get('contents'))
+        else: raise BadInput(f'nbs/sidebar.yml: cannot read the entry {o!r} (a file name or a section mapping)')
 
 def read_sidebar(nbs):
     d = yaml.safe_load((nbs/'sidebar.yml').read_text(encoding='utf-8')) or {}
@@ -111,7 +112,7 @@ def nbdev_sidebar_text(nbs):
 def check_sidebar(nbs, pages, custom_sidebar):
     "Defects of nbs/sidebar.yml itself: entries that are no page, pages it does not list, drift from nbdev's own sidebar"
     by_src = {p.rel: p for p in pages}
-    entries = [e for e, _ in sidebar_entries(read_sidebar(nbs).get('contents'))]
+    entries = list(sidebar_entries(read_sidebar(nbs).get('contents')))
     res = [f'sidebar.yml lists {e!r}, which is not a page (no notebook, .qmd or .md of that name in nbs/): remove it'
            for e in entries if e not in by_src]
     res += [f'{p.rel} is not in nbs/sidebar.yml: no link reaches it; add it (nbdev_sidebar writes the list)'
@@ -315,8 +316,7 @@ def _first_line(text, pos): return text[pos:].strip().splitlines()[0][:160] if t
 
 class Site:
     "The rendered pages and their heading ids, to resolve links"
-    def __init__(self, site, pages, site_url):
-        self.site, self.pages, self.site_url, self._ids = site, pages, site_url.rstrip('/'), {}
+    def __init__(self, site, site_url): self.site, self.site_url, self._ids = site, site_url.rstrip('/'), {}
     def ids(self, f):
         if f not in self._ids:
             soup = BeautifulSoup(f.read_text(encoding='utf-8'), 'html.parser')
@@ -391,7 +391,6 @@ PAGE_FACTS_JS = """(names) => {
   const outs = [...main.querySelectorAll('.jp-OutputArea-output')].map(e => ({text: e.innerText,
     stderr: e.getAttribute('data-mime-type') === 'application/vnd.jupyter.stderr'}));
   return {title: vis(title) ? title.innerText : null, desc: desc && vis(desc) ? desc.innerText : null,
-          metaDesc: (document.querySelector('meta[name=description]') || {}).content || null,
           text: main.innerText, showDocs: sd, figs: figs, outputs: outs};
 }"""
 
@@ -437,22 +436,22 @@ def read_settings(root):
     cp = configparser.ConfigParser(delimiters=['=']); cp.read(root/'settings.ini', encoding='utf-8')
     return cp['DEFAULT']
 
-def check(proc, nbs, out, browser=None, root=Path('.'), use_browser=True):
+def check(proc, nbs, out, browser=None, use_browser=True):
     "Render and check every page; returns (pages, sidebar defects, browser path or None)"
     if not proc.is_dir() or not any(proc.glob('*.ipynb')):
-        raise SystemExit(f'docs_check: {proc}/ has no processed notebooks: run `make docs-check` (nbdev proc_nbs) first')
-    cfg = read_settings(root)
+        raise BadInput(f'{proc}/ has no processed notebooks: run `make docs-check` (nbdev proc_nbs) first')
+    cfg = read_settings(nbs.resolve().parent)
     pages = find_pages(proc)
     missing = sorted({p.relative_to(nbs).as_posix() for p in nbs.rglob('*.ipynb') if not any(
         s.startswith(('_', '.')) for s in p.relative_to(nbs).parts)} - {p.rel for p in pages})
-    if missing: raise SystemExit(f'docs_check: {proc}/ lacks {", ".join(missing)}: it is older than nbs/; run `make docs-check` again')
+    if missing: raise BadInput(f'{proc}/ lacks {", ".join(missing)}: it is older than nbs/; run `make docs-check` again')
     side = check_sidebar(nbs, pages, cfg.get('custom_sidebar', 'False').lower() == 'true')
     sidebar = read_sidebar(nbs)
     site, shots = out/'site', out
     shutil.rmtree(out, ignore_errors=True); site.mkdir(parents=True)
     css = (nbs/'styles.css').read_text(encoding='utf-8') if (nbs/'styles.css').exists() else ''
     files = {p.rel: render_page(p, pages, sidebar, site, css) for p in pages}
-    s = Site(site, pages, cfg.get('doc_host', '') + cfg.get('doc_baseurl', ''))
+    s = Site(site, cfg.get('doc_host', '') + cfg.get('doc_baseurl', ''))
     for p in pages:
         links, side_links = s.link_defects(files[p.rel], p)
         p.defects += links
@@ -498,7 +497,9 @@ def main(argv=None):
         print(exe or f'no Chromium found: install with: {INSTALL_HINT}')
         return 0 if exe else 1
     out = Path(a.out)
-    pages, side, exe = check(Path(a.proc), Path(a.nbs), out, a.browser, use_browser=not a.no_browser)
+    try: pages, side, exe = check(Path(a.proc), Path(a.nbs), out, a.browser, use_browser=not a.no_browser)
+    except BadInput as e:
+        print(f'docs_check: {e}', file=sys.stderr); return 2
     report(pages, side, exe, out)
     if exe is None and a.no_browser: print('SKIP: browser checks of the docs pages (--no-browser); static checks ran')
     elif exe is None: print(f'SKIP: browser checks of the docs pages (visibility, figures, screenshots): no Chromium found; '
