@@ -10,7 +10,10 @@ opens every page in headless Chromium and checks it:
 - every `show_doc` output is rendered, with its heading and signature visible;
 - every figure is visible: the image loads and its screenshot is not blank (pixel variance);
 - no error output (tracebacks, `...Error:` lines);
-- every link to a page of the site (sidebar or text) reaches an existing page and anchor; the sidebar lists every page.
+- every link to a page of the site (sidebar or text) reaches an existing page; the sidebar lists every page.
+
+A link to a missing anchor on an existing page (nbdev links every backticked name it indexed, private helpers too, but only
+documented names get a heading) is a warning: printed and in the report, but the check still passes.
 
 Pages and screenshots go to `_docs_check/` (`site/*.html`, one `<page>.png` each, `report.md`). Chromium comes from the system
 (`apt-get install chromium`; Playwright drives it through `executable_path`, as its own browser download needs the internet).
@@ -43,6 +46,7 @@ class Page:
     fm: dict                      # frontmatter: title, description, ...
     nb: nbformat.NotebookNode = None
     defects: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)  # links to anchors that are not there
     notes: list = field(default_factory=list)
     show_docs: list = field(default_factory=list)
     figures: list = field(default_factory=list)  # pixel variance of each figure as shown
@@ -334,19 +338,23 @@ class Site:
         path = os.path.normpath(path)
         if path.endswith('/') or path in ('', '.'): path = os.path.join(path, 'index.html')
         return self.site/path, parts.fragment
-    def link_defects(self, html_file, page):
+    def check_links(self, html_file, page):
+        "Links to missing pages (page defects, or sidebar defects) and to missing anchors (page warnings)"
         soup = BeautifulSoup(html_file.read_text(encoding='utf-8'), 'html.parser')
-        res, side = [], []
+        side = []
         for a in soup.select('a[href]'):
             r = self.resolve(a['href'], page)
             if r is None: continue
             f, frag = r
-            in_sidebar = a.find_parent(id='quarto-sidebar') is not None
-            if not f.is_file(): msg = f'link {a["href"]!r} ({a.get_text().strip()!r}) goes to a page that does not exist'
-            elif frag and frag not in self.ids(f): msg = f'link {a["href"]!r} ({a.get_text().strip()!r}): {f.name} has no anchor #{frag}'
-            else: continue
-            (side if in_sidebar else res).append(msg)
-        return res, side
+            what = f'link {a["href"]!r} ({a.get_text().strip()!r})'
+            if not f.is_file():
+                msg = f'{what} goes to a page that does not exist'
+                if a.find_parent(id='quarto-sidebar') is not None: side.append(msg)
+                else: page.defects.append(msg)
+            elif frag and frag not in self.ids(f):
+                msg = f'{what}: {f.name} has no anchor #{frag} (document it with show_doc, or drop the backticks)'
+                if msg not in page.warnings: page.warnings.append(msg)
+        return side
 
 def static_text_checks(page, html_file):
     "The text checks on the HTML itself (used where no browser is available)"
@@ -453,9 +461,7 @@ def check(proc, nbs, out, browser=None, use_browser=True):
     files = {p.rel: render_page(p, pages, sidebar, site, css) for p in pages}
     s = Site(site, cfg.get('doc_host', '') + cfg.get('doc_baseurl', ''))
     for p in pages:
-        links, side_links = s.link_defects(files[p.rel], p)
-        p.defects += links
-        side += [d for d in side_links if d not in side]
+        side += [d for d in s.check_links(files[p.rel], p) if d not in side]
     exe = find_browser(browser) if use_browser else None
     if exe is None:
         for p in pages: p.defects += static_text_checks(p, files[p.rel])
@@ -480,7 +486,7 @@ def report(pages, side, exe, out):
         figs = ', '.join(f'{v:.0f}' for v in p.figures)
         lines += [f'## {p.rel} -> {p.out}: {status}', '',
                   f'{len(p.show_docs)} show_doc; {len(p.figures)} figures (pixel variance {figs or "-"}); screenshot {shot_name(p)}', '']
-        lines += [f'- {d}' for d in p.defects] + [f'- note: {n}' for n in p.notes] + ['']
+        lines += [f'- {d}' for d in p.defects] + [f'- warning: {w}' for w in p.warnings] + [f'- note: {n}' for n in p.notes] + ['']
     (out/'report.md').write_text('\n'.join(lines), encoding='utf-8')
 
 def main(argv=None):
@@ -508,9 +514,11 @@ def main(argv=None):
     for p in pages:
         print(f'{"FAIL" if p.defects else "ok  "} {p.rel} -> {p.out} ({len(p.show_docs)} show_doc, {len(p.figures)} figures)')
         for d in p.defects: print(f'       - {d}')
+        for w in p.warnings: print(f'       warning: {w}')
     bad = sum(bool(p.defects) for p in pages)
     print(f'docs-check: {len(pages)} pages rendered to {out}/site, {"checked in " + Path(exe).name if exe else "static checks only"}: '
-          f'{len(pages) - bad} clean, {bad} with defects, {len(side)} sidebar defects; report: {out}/report.md')
+          f'{len(pages) - bad} clean, {bad} with defects, {len(side)} sidebar defects, {sum(len(p.warnings) for p in pages)} warnings; '
+          f'report: {out}/report.md')
     return 1 if bad or side else 0
 
 if __name__ == '__main__': sys.exit(main())
