@@ -4,11 +4,12 @@
 
 # %% ../nbs/07_export.ipynb #c003
 from __future__ import annotations
-import hashlib, json, logging, os
+import json, logging
 from dataclasses import dataclass, asdict
 from pathlib import Path
 
 from .config import Config
+from .core import atomic_write, sha256_file, write_json
 from .gguf_writer import (ExportError, FILE_TYPES, K_QUANTS, LLAMA_CPP_INSTALL, GGUFFile, check_exportable, has_llama_cpp,
                                      load_tokenizer_dir, quantize_gguf, write_gguf)
 from .gguf_verify import verify_files, verify_prompts
@@ -27,22 +28,12 @@ class ExportReport:
     def _repr_markdown_(self):
         rows = ['| file | type | MiB | s | peak RSS MiB | transformers top-1 / KL | llama.cpp top-1 / KL | status |', '|---|---|---|---|---|---|---|---|']
         ver = {v['file']: v for v in self.verification}
-        cell = lambda r: f"{r['top1_agreement']} / {r['mean_kl']}" if isinstance(r, dict) else r.split(':')[0]
+        cell = lambda r: f"{r['top1_agreement']:.4g} / {r['mean_kl']:.3g}" if isinstance(r, dict) else r.split(':')[0]
         for f in self.files:
             v = ver.get(Path(f['path']).name, {})
             rows.append(f"| {Path(f['path']).name} | {f['ftype']} | {f['size']/2**20:.1f} | {f['seconds']} | {f['peak_rss_mb']} | "
                         f"{cell(v.get('transformers', 'not verified'))} | {cell(v.get('llama_cpp', 'not verified'))} | {f['verified']} |")
         return '\n'.join(rows)
-
-def _sha256(p: Path) -> str:
-    h = hashlib.sha256()
-    with open(p, 'rb') as f:
-        for b in iter(lambda: f.read(1 << 20), b''): h.update(b)
-    return h.hexdigest()
-
-def _write_text(p: Path, text: str):
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + '.tmp'); tmp.write_text(text, encoding='utf-8'); os.replace(tmp, p)
 
 # %% ../nbs/07_export.ipynb #x002
 def _refuse_early(cfg: Config, merged_dir: Path) -> str:
@@ -79,7 +70,7 @@ def export(cfg: Config) -> ExportReport:
     stem = ec.name or f"{Path(cfg.model.name_or_path.rstrip('/')).name}-ft"
     files = write_files(merged_dir, gdir, stem, ec.types)
     tok = load_tokenizer_dir(merged_dir)
-    report = {'name': stem, 'source': str(merged_dir), 'files': [dict(asdict(f), sha256=_sha256(Path(f.path)), verified='not verified') for f in files],
+    report = {'name': stem, 'source': str(merged_dir), 'files': [dict(asdict(f), sha256=sha256_file(f.path), verified='not verified') for f in files],
               'verification': [], 'llama_cpp': has_llama_cpp()}
     if ec.verify:
         prompts = verify_prompts(tok, out, ec.verify_samples, ec.verify_max_tokens)
@@ -89,10 +80,10 @@ def export(cfg: Config) -> ExportReport:
         for fr, v in zip(report['files'], report['verification']): fr['verified'] = v['status']
     gen_cfg = merged_dir/'generation_config.json'
     mf = make_modelfile(f'{stem}-{otype.upper()}.gguf', tok, json.loads(gen_cfg.read_text()) if gen_cfg.is_file() else {}, ec.ollama_parameters)
-    _write_text(gdir/'Modelfile', mf)
+    atomic_write(gdir/'Modelfile', mf)
     report['failures'] = fails = [f"{v['file']}: {x}" for v in report['verification'] for x in v['failures']]
     report['passed'] = not fails
-    _write_text(out/'reports'/'export.json', json.dumps(report, indent=1, default=str))
-    _write_text(out/'model_card.md', model_card(out, report, cfg.model.name_or_path))
+    write_json(out/'reports'/'export.json', report, default=str)
+    atomic_write(out/'model_card.md', model_card(out, report, cfg.model.name_or_path))
     if fails: raise ExportError(f"GGUF verification failed ({out/'reports'/'export.json'}): " + '; '.join(fails))
     return ExportReport(report['files'], report['verification'], str(gdir/'Modelfile'), str(out/'model_card.md'))

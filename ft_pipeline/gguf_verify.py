@@ -10,15 +10,16 @@ from pathlib import Path
 
 import gguf, numpy as np, torch
 from safetensors import safe_open
-from .gguf_writer import (LLAMA_CPP_INSTALL, _shards, _skipped, arch_spec, has_llama_cpp, load_tokenizer_dir, map_tensor_name,
+from .core import batch_logits, compare_logits, generation_config, greedy_generate
+from .gguf_writer import (LLAMA_CPP_INSTALL, _skipped, _tensor_files, arch_spec, has_llama_cpp, load_tokenizer_dir, map_tensor_name,
                                      read_hf_config, spm_space_prefix, to_gguf_layout, tokenizer_json, tokenizer_kind)
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'VERIFY_PROMPTS', 'TRICKY_STRINGS', 'weight_errors', 'logit_agreement', 'verify_prompts', 'Reference',
-           'hf_greedy', 'reference', 'compare_transformers', 'compare_llama_cpp', 'llama_cpp_convention',
-           'compare_tokenizer', 'judge', 'verify_gguf', 'verify_files']
+__all__ = ['log', 'VERIFY_PROMPTS', 'TRICKY_STRINGS', 'weight_errors', 'verify_prompts', 'Reference', 'reference',
+           'compare_transformers', 'compare_llama_cpp', 'llama_cpp_convention', 'compare_tokenizer', 'judge',
+           'verify_gguf', 'verify_files']
 
 # %% ../nbs/07b_verify.ipynb #c037
 def weight_errors(gguf_path: str | Path, model_dir: str | Path) -> dict:
@@ -27,7 +28,7 @@ def weight_errors(gguf_path: str | Path, model_dir: str | Path) -> dict:
     c = read_hf_config(model_dir); s = arch_spec(c)
     by_name = {t.name: t for t in gguf.GGUFReader(gguf_path).tensors}   # (parses every key first: ~5 s for a 49k-token vocabulary)
     expected, worst, problems = set(), {}, []
-    for name, f in sorted(_shards(model_dir).items()):
+    for name, f in sorted(_tensor_files(model_dir).items()):
         if _skipped(name, c.tie_word_embeddings or s.tied): continue
         new = map_tensor_name(name, s.arch, c.num_hidden_layers); expected.add(new)
         if new not in by_name: problems.append(f'{new} missing'); continue
@@ -42,15 +43,6 @@ def weight_errors(gguf_path: str | Path, model_dir: str | Path) -> dict:
     if extra: problems.append(f'unexpected tensors: {extra[:5]}')
     return {'tensors': len(by_name), 'problems': problems,
             'max_rel_rms': {k: {'error': float(f'{e:.3g}'), 'tensor': nm} for k, (e, nm) in sorted(worst.items())}}
-
-# %% ../nbs/07b_verify.ipynb #c041
-def logit_agreement(ref: torch.Tensor, got: torch.Tensor) -> dict:
-    "top-1 agreement, mean KL(ref || got) per position and max |logit difference| between two (n, vocab) logit matrices."
-    ref, got = ref.double(), got.double()
-    lp, lq = ref.log_softmax(-1), got.log_softmax(-1)
-    kl = (lp.exp() * (lp - lq)).sum(-1)
-    return {'positions': ref.shape[0], 'top1_agreement': round((ref.argmax(-1) == got.argmax(-1)).double().mean().item(), 4),
-            'mean_kl': float(f'{kl.mean().item():.3g}'), 'max_abs_logit_diff': float(f'{(ref - got).abs().max().item():.3g}')}
 
 # %% ../nbs/07b_verify.ipynb #c043
 VERIFY_PROMPTS = ["What is the capital of France?", "Write a haiku about the sea.", "Extract the date: the meeting moved to 3 March 2024.",
@@ -76,18 +68,13 @@ def verify_prompts(tok, out_dir: Path | None, n: int, max_tokens: int) -> list[l
 # %% ../nbs/07b_verify.ipynb #c046
 @dataclass
 class Reference:
-    "The merged model's config, tokenizer, prompts, logits on them and greedy continuations (None when llama.cpp is not compared)."
-    model_dir: Path; config: object; tok: object; prompts: list; logits: torch.Tensor; greedy: list | None
+    "The merged model's config, tokenizer, prompts, logits on them, greedy continuations (None when llama.cpp is not compared) and end-of-turn ids."
+    model_dir: Path; config: object; tok: object; prompts: list; logits: torch.Tensor; greedy: list | None; stop: set
 
-@torch.inference_mode()
 def _hf_logits(model, prompts) -> torch.Tensor:
-    return torch.cat([model(torch.tensor([p])).logits[0].float() for p in prompts])
-
-@torch.inference_mode()
-def hf_greedy(merged, tok, prompts, new_tokens: int = 16) -> list[list[int]]:
-    "Greedy continuations (token ids, ending at EOS) of the merged HF model for each prompt."
-    return [merged.generate(torch.tensor([p]), attention_mask=torch.ones(1, len(p), dtype=torch.long), max_new_tokens=new_tokens,
-                            do_sample=False, pad_token_id=tok.pad_token_id or tok.eos_token_id)[0, len(p):].tolist() for p in prompts]
+    "(positions, vocab) float32 logits of `model` on each token-id prompt, one prompt at a time."
+    return torch.cat([batch_logits(model, {'input_ids': torch.tensor([p]), 'attention_mask': torch.ones(1, len(p), dtype=torch.long)})
+                      for p in prompts]).float()
 
 def reference(model_dir: str | Path, prompts: list[list[int]], new_tokens: int = 16, greedy: bool = True) -> Reference:
     "Load the merged model in `model_dir` (float32) once and compute what every GGUF of it is compared with."
@@ -95,7 +82,9 @@ def reference(model_dir: str | Path, prompts: list[list[int]], new_tokens: int =
     model_dir = Path(model_dir)
     m = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
     tok = load_tokenizer_dir(model_dir)
-    return Reference(model_dir, m.config, tok, prompts, _hf_logits(m, prompts), hf_greedy(m, tok, prompts, new_tokens) if greedy else None)
+    eos = generation_config(m, tok, new_tokens).eos_token_id
+    gen = greedy_generate(m, tok, prompts, new_tokens, bs=1).ids if greedy else None   # one at a time, as llama.cpp runs them
+    return Reference(model_dir, m.config, tok, prompts, _hf_logits(m, prompts), gen, {eos} if isinstance(eos, int) else set(eos))
 
 # %% ../nbs/07b_verify.ipynb #b006
 @torch.inference_mode()
@@ -111,20 +100,20 @@ def compare_transformers(gguf_path: str | Path, ref: Reference) -> dict | str:
     if arch == 'llama' and c.model_type != 'llama':   # Mistral: transformers reads llama.cpp's `llama` GGUFs as Llama models
         c = transformers.LlamaConfig.from_dict({**c.to_dict(), 'model_type': 'llama', 'architectures': ['LlamaForCausalLM']})
     m = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, config=c, dtype=torch.float32).eval()
-    return logit_agreement(ref.logits, _hf_logits(m, ref.prompts))
+    return compare_logits(ref.logits, _hf_logits(m, ref.prompts))
 
 # %% ../nbs/07b_verify.ipynb #c050
 def _load_llama(path: Path, n_ctx: int):
     import llama_cpp
     return llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_batch=min(n_ctx, 512), logits_all=True, verbose=False, n_threads=2, seed=0)
 
-def _llama_greedy(llm, prompt: list[int], n: int, eos: int | None) -> tuple[torch.Tensor, list[int]]:
-    "llama.cpp's logits on `prompt` and its greedy continuation of up to `n` tokens (stopping at `eos`)."
+def _llama_greedy(llm, prompt: list[int], n: int, stop: set) -> tuple[torch.Tensor, list[int]]:
+    "llama.cpp's logits on `prompt` and its greedy continuation of up to `n` tokens (ending at the first token in `stop`)."
     llm.reset(); llm.eval(prompt)
     logits, gen = torch.from_numpy(np.array(llm.scores[:len(prompt)])), []
     for _ in range(n):
         t = int(np.argmax(llm.scores[llm.n_tokens - 1])); gen.append(t)
-        if t == eos: break
+        if t in stop: break
         llm.eval([t])
     return logits, gen
 
@@ -134,10 +123,10 @@ def compare_llama_cpp(gguf_path: str | Path, ref: Reference) -> dict:
     llm = _load_llama(Path(gguf_path), n_ctx=max(len(p) for p in ref.prompts) + n + 8)
     logits, same, prefix = [], 0, []
     for p, hf in zip(ref.prompts, ref.greedy):
-        lg, gen = _llama_greedy(llm, p, n, ref.tok.eos_token_id)
+        lg, gen = _llama_greedy(llm, p, n, ref.stop)
         logits.append(lg); same += hf == gen
         prefix.append(next((i for i, (a, b) in enumerate(zip(hf, gen)) if a != b), min(len(hf), len(gen))))
-    res = logit_agreement(ref.logits, torch.cat(logits).float())
+    res = compare_logits(ref.logits, torch.cat(logits).float())
     res.update(greedy_identical=f'{same}/{len(ref.prompts)}', greedy_common_prefix=round(float(np.mean(prefix)), 1), **compare_tokenizer(llm, ref.tok))
     llm.close()
     return res

@@ -4,16 +4,18 @@
 
 # %% ../nbs/07a_gguf.ipynb #c003
 from __future__ import annotations
-import ctypes, functools, importlib.util, io, json, logging, os, re, tempfile, threading, time, unicodedata
+import ctypes, functools, importlib.util, io, json, logging, os, re, tempfile, time, unicodedata
 from collections import Counter
 from contextlib import contextmanager, redirect_stderr
 from dataclasses import dataclass
 from pathlib import Path
 
-import gguf, numpy as np, psutil, torch
+import gguf, numpy as np, torch
 from gguf import GGMLQuantizationType as QT, LlamaFileType as FT, MODEL_ARCH
 from safetensors import safe_open
 from .config import FtError
+from .core import MemoryMonitor
+from .merge import _shards
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +24,7 @@ __all__ = ['log', 'ARCHS', 'FILE_TYPES', 'K_QUANTS', 'LLAMA_CPP_INSTALL', 'Expor
            'arch_spec', 'map_tensor_name', 'permute_rope', 'to_gguf_layout', 'gguf_shape', 'tensor_qtype',
            'tensor_nbytes', 'rope_freqs', 'add_hparams', 'tokenizer_json', 'spm_space_prefix', 'tokenizer_kind',
            'bpe_pre_type', 'vocab_tokens', 'spm_vocab', 'adds_special', 'load_tokenizer_dir', 'add_tokenizer',
-           'PeakRSS', 'GGUFFile', 'plan_tensors', 'write_gguf', 'read_gguf', 'has_llama_cpp', 'quantize_gguf',
-           'check_exportable']
+           'GGUFFile', 'plan_tensors', 'write_gguf', 'read_gguf', 'has_llama_cpp', 'quantize_gguf', 'check_exportable']
 
 # %% ../nbs/07a_gguf.ipynb #c008
 class ExportError(FtError):
@@ -322,31 +323,12 @@ def add_tokenizer(w: gguf.GGUFWriter, model_dir: Path, n_vocab: int) -> str:
     return kind
 
 # %% ../nbs/07a_gguf.ipynb #c026
-class PeakRSS:
-    "Context manager sampling this process's resident memory; `.peak_mb` and `.start_mb` after exit."
-    def __init__(self, every: float = 0.01): self.every, self.peak, self._stop = every, 0, threading.Event()
-    def _run(self):
-        p = psutil.Process()
-        while not self._stop.is_set():
-            self.peak = max(self.peak, p.memory_info().rss); self._stop.wait(self.every)
-    def __enter__(self):
-        self.start = psutil.Process().memory_info().rss
-        self._t = threading.Thread(target=self._run, daemon=True); self._t.start(); return self
-    def __exit__(self, *a):
-        self._stop.set(); self._t.join()
-        self.peak = max(self.peak, psutil.Process().memory_info().rss)
-    @property
-    def peak_mb(self): return round(self.peak / 2**20, 1)
-    @property
-    def start_mb(self): return round(self.start / 2**20, 1)
-
-def _shards(model_dir: Path) -> dict[str, Path]:
-    "HF tensor name -> safetensors file of `model_dir` (single file or sharded)."
-    idx = model_dir/'model.safetensors.index.json'
-    if idx.is_file(): return {k: model_dir/v for k, v in json.loads(idx.read_text())['weight_map'].items()}
-    f = model_dir/'model.safetensors'
-    if not f.is_file(): raise ExportError(f"{model_dir} has no model.safetensors (or index): save the merged model with safe_serialization=True.")
-    with safe_open(f, 'pt') as sf: return {k: f for k in sf.keys()}
+def _tensor_files(model_dir: Path) -> dict[str, Path]:
+    "HF tensor name -> safetensors file of `model_dir`, over the shards the merge wrote (single file or sharded)."
+    out = {}
+    for shard in _shards(model_dir):
+        with safe_open(model_dir/shard, 'pt') as sf: out.update(dict.fromkeys(sf.keys(), model_dir/shard))
+    return out
 
 # %% ../nbs/07a_gguf.ipynb #c027
 @dataclass
@@ -366,7 +348,7 @@ def _skipped(name: str, tied: bool) -> bool:
 def plan_tensors(model_dir: Path, c, s: ArchSpec, ftype: str) -> list[tuple]:
     "[(hf_name, file, gguf_name, shape, qtype)] for every tensor to write, in file order, without loading weights."
     tied, plan = c.tie_word_embeddings or s.tied, []
-    for f in sorted(set(_shards(model_dir).values())):
+    for f in sorted(set(_tensor_files(model_dir).values())):
         with safe_open(f, 'pt') as sf:
             for name in sorted(sf.keys()):
                 if _skipped(name, tied): continue
@@ -394,6 +376,8 @@ def _write_tensors(w: gguf.GGUFWriter, plan: list[tuple], s: ArchSpec, c) -> dic
     return ph
 
 # %% ../nbs/07a_gguf.ipynb #c028
+def _mib(b: int) -> float: return round(b / 2**20, 1)
+
 def write_gguf(model_dir: str | Path, # merged HF model directory (safetensors + tokenizer.json + chat template)
                out_path: str | Path,  # the .gguf to write
                ftype: str = 'f16',     # f32 | f16 | bf16 | q8_0 | q4_0 | q4_1 | q5_0 | q5_1
@@ -404,8 +388,9 @@ def write_gguf(model_dir: str | Path, # merged HF model directory (safetensors +
     c = read_hf_config(model_dir)
     s = arch_spec(c, str(model_dir/'config.json'))
     if ftype not in FILE_TYPES: tensor_qtype('x.weight', (1, 1), ftype)  # raises with the list of types
-    t0 = time.perf_counter()
-    with PeakRSS() as mem:
+    t0, mem = time.perf_counter(), MemoryMonitor()
+    start = mem.snapshot()['rss']
+    with mem:
         plan = plan_tensors(model_dir, c, s, ftype)
         extra = rope_freqs(c) if s.arch == MODEL_ARCH.LLAMA else None
         out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -423,7 +408,7 @@ def write_gguf(model_dir: str | Path, # merged HF model directory (safetensors +
         os.replace(tmp, out_path)
     types = Counter(qt.name for *_, qt in plan) + Counter(['F32'] * (extra is not None))
     phases = {k: round(v, 2) for k, v in dict(metadata=t_meta, **ph).items()}
-    return GGUFFile(str(out_path), ftype, out_path.stat().st_size, round(time.perf_counter() - t0, 2), mem.peak_mb, mem.start_mb, dict(types), phases)
+    return GGUFFile(str(out_path), ftype, out_path.stat().st_size, round(time.perf_counter() - t0, 2), _mib(mem.peak_rss), _mib(start), dict(types), phases)
 
 # %% ../nbs/07a_gguf.ipynb #c033
 def read_gguf(path: str | Path) -> dict:
@@ -466,14 +451,15 @@ def quantize_gguf(src_path: str | Path, out_path: str | Path, ftype: str, nthrea
     tmp = out_path.with_name(out_path.name + '.tmp')
     p = llama_cpp.llama_model_quantize_default_params()
     p.ftype, p.nthread = getattr(llama_cpp, K_QUANTS[ftype]), nthread
-    t0 = time.perf_counter()
-    with PeakRSS() as mem, _c_stderr() as msgs:
+    t0, mem = time.perf_counter(), MemoryMonitor()
+    start = mem.snapshot()['rss']
+    with mem, _c_stderr() as msgs:
         rc = llama_cpp.llama_model_quantize(str(src_path).encode(), str(tmp).encode(), ctypes.byref(p))
     if rc != 0: raise ExportError(f"llama_model_quantize({src_path.name} -> {ftype}) failed with code {rc}: {' | '.join(msgs[-3:])}")
     log.info('%s: %d tensors fell back to another type (rows not a multiple of 256)', out_path.name, sum('falling back' in m for m in msgs))
     os.replace(tmp, out_path)
     types = Counter(t.tensor_type.name for t in gguf.GGUFReader(out_path).tensors)
-    return GGUFFile(str(out_path), ftype, out_path.stat().st_size, round(time.perf_counter() - t0, 2), mem.peak_mb, mem.start_mb, dict(types))
+    return GGUFFile(str(out_path), ftype, out_path.stat().st_size, round(time.perf_counter() - t0, 2), _mib(mem.peak_rss), _mib(start), dict(types))
 
 # %% ../nbs/07a_gguf.ipynb #a031
 def check_exportable(model: str | Path, # a model directory, a hub id, or the bundled model's alias

@@ -111,7 +111,7 @@ def _verification_table(ver: list[dict]) -> list[str]:
     for v in ver:
         for rt in ('transformers', 'llama_cpp'):
             r = v[rt]
-            s.append(f"| {v['file']} | {rt} | {r['top1_agreement']} | {r['mean_kl']} | {r['max_abs_logit_diff']} | {v['thresholds']} | {v['status']} |"
+            s.append(f"| {v['file']} | {rt} | {r['top1_agreement']:.4g} | {r['mean_kl']:.3g} | {r['max_abs_logit_diff']:.3g} | {v['thresholds']} | {v['status']} |"
                      if isinstance(r, dict) else f"| {v['file']} | {rt} | {r} | | | | |")
     spaced = sorted({t for v in ver if isinstance(v['llama_cpp'], dict) for t in v['llama_cpp'].get('tokenizer_space_prefix', [])})
     if spaced: s += ['', f"llama.cpp's SentencePiece tokenizer puts a `▁` after special tokens that transformers 5 does not ({len(spaced)} of the "
