@@ -1,17 +1,18 @@
 """How fast is `prepare` on 100k alpaca-style samples (JSONL) with the bundled tokenizer, cold and cached?
 
-Run (one command, under the shared CPU lock):  flock /tmp/ft_cpu.lock .venv/bin/python bench/prepare_throughput.py
+Run (one command, under the shared CPU lock):  flock /work/heavy.lock .venv/bin/python bench/prepare_throughput.py
 Writes bench/results/prepare_throughput.json.
 """
 import json, os, platform, random, sys, tempfile, time
 from pathlib import Path
 
 work = Path(tempfile.mkdtemp(prefix='ft_bench_prepare_'))
-os.environ['HF_DATASETS_CACHE'] = str(work/'hf_cache')  # a cold datasets cache: the first run pays for JSON -> Arrow
+os.environ['HF_DATASETS_CACHE'] = str(work/'hf_cache')  # a cold datasets cache (prepare reads the JSONL itself, but writes with datasets)
 
 import datasets, torch
 from ft_pipeline.config import Config
-from ft_pipeline.data import make_extraction, prepare
+from ft_pipeline.bundled import make_extraction
+from ft_pipeline.data import prepare
 
 def alpaca_rows(n: int, seed: int = 0):
     "n alpaca-style rows: the extraction task's text with varied values, plus a free-text field so no two rows are alike."

@@ -14,7 +14,8 @@ from accelerate import Accelerator
 from accelerate.state import AcceleratorState, GradientState
 from datasets import concatenate_datasets
 from .config import Config, FtError, Interrupted, resolve_device, resolve_precision, save_config, set_seed
-from .data import LengthGroupedBatchSampler, collate, load_prepared
+from .batching import LengthGroupedBatchSampler, collate
+from .data import load_prepared
 from .lora import add_lora, lora_param_groups
 from .memory import MemoryDashboard, MemoryMonitor, estimate_memory, in_notebook
 from .quant import load_base
