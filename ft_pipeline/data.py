@@ -286,11 +286,15 @@ def _shingles(key: str, n: int = 3) -> list[bytes]:
 
 class _SortedU64:
     "A multiset of uint64 values at 8 bytes each: a sorted array, plus the values added since the last `merge` in a dict by their top 32 bits."
-    def __init__(self): self.arr, self.new, self.n_new = np.empty(0, np.uint64), {}, 0
+    def __init__(self): self.buf, self.n, self.new, self.n_new = np.empty(1 << 16, np.uint64), 0, {}, 0
+    arr = property(lambda self: self.buf[:self.n])
     def add(self, v: int): self.new.setdefault(v >> 32, []).append(v); self.n_new += 1
     def merge(self):
-        vals = np.fromiter((v for vs in self.new.values() for v in vs), np.uint64, self.n_new)
-        self.arr, self.new, self.n_new = np.sort(np.concatenate([self.arr, vals]), kind='stable'), {}, 0
+        "Sort the recent values into the array (grown by a quarter at a time: few reallocations, little slack)."
+        if self.n + self.n_new > len(self.buf): self.buf = np.concatenate([self.arr, np.empty(max(len(self.buf) // 4, self.n_new), np.uint64)])
+        self.buf[self.n:self.n + self.n_new] = np.fromiter((v for vs in self.new.values() for v in vs), np.uint64, self.n_new)
+        self.n, self.new, self.n_new = self.n + self.n_new, {}, 0
+        self.arr.sort(kind='stable')  # in place; two sorted runs, so a linear merge
     def merged(self, tops: np.ndarray) -> list[list[int]]:
         "For each 32-bit value in `tops`: the merged values whose top 32 bits equal it."
         lo = tops.astype(np.uint64) << np.uint64(32)
@@ -636,6 +640,7 @@ def _build(cfg: Config, tok, rep: DataReport, work: Path) -> dict[str, Dataset]:
     for k, spec, enc in (('validation', d.validation_file, encode), ('test', d.test_file, None)):
         if spec: _other_input(*read_input(spec, vfmt, d.columns), k, d, dup, rep, ws[k], enc)
     if bundled_test and not d.test_file: _other_input('messages', d.train_file, bundled_test, 'test', d, dup, rep, ws['test'])
+    del dup  # the index is done with: free it before the split
     _route(pool, w.path, fracs, d, ws)
     if d.mix_file:  # raw text for training.mode=mixed: chunked like the text format, never split or deduplicated against train
         _, mname, mrows = read_input(d.mix_file, 'text')
