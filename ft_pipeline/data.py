@@ -12,9 +12,11 @@ from pathlib import Path
 import numpy as np, pyarrow as pa, pyarrow.compute as pc, pyarrow.parquet as pq
 from datasets import Dataset, DatasetDict, load_dataset, load_from_disk
 from datasketch import MinHash, MinHashLSH
-from .config import Config, FtError
+from jinja2 import TemplateError
+from .config import Config, ConfigError, FtError
 from .model import hub_reachable, load_tokenizer
-from .templates import NAMED_TEMPLATES, TOKENIZE_DROPS, chunk_ids, fold_system, get_template, refuses_system, tokenize, tokenize_text
+from .templates import (NAMED_TEMPLATES, TOKENIZE_DROPS, chunk_ids, fold_system, get_template, refuses_system, render_spans,
+                                   tokenize, tokenize_text)
 from .batching import LengthGroupedBatchSampler, pack_rows, padding_waste, random_batches
 from .bundled import bundled_records
 
@@ -498,16 +500,25 @@ def _kept(rows, conv, rep: DataReport, input: str, checks=(), encode=None, batch
             shown = c['key'] or json.dumps(c['raw'], default=str, ensure_ascii=False)
             rep.drop(input, c['drop'], f"{c['where']}: {shown[:120]}")
 
+# %% ../nbs/01_data.ipynb #d07x
 class _Writer:
-    "Rows appended to an Arrow stream file 1,000 at a time; `close()` opens it as a memory-mapped `Dataset`."
-    def __init__(self, path: Path, schema: pa.Schema):
+    "Rows appended to an Arrow stream file 1,000 at a time, tallied as they go; `close()` opens the file as a memory-mapped `Dataset`."
+    def __init__(self, path: Path, schema: pa.Schema, tally: bool = True):
         self.path, self.schema, self.rows, self.n, self.w = Path(path), schema, [], 0, pa.ipc.new_stream(str(path), schema)
+        self.tally, self.sources, self.lens, self.chars, self.truncated = tally, {}, [], [], 0
     def add(self, row: dict):
         self.rows.append(row); self.n += 1
         if len(self.rows) >= 1000: self.flush()
-    def add_table(self, t: pa.Table): self.flush(); self.w.write_table(t.select(self.schema.names)); self.n += t.num_rows
+    def add_table(self, t: pa.Table): self.flush(); self.n += t.num_rows; self._write(t.select(self.schema.names))
     def flush(self):
-        if self.rows: self.w.write_batch(pa.RecordBatch.from_pylist(self.rows, schema=self.schema)); self.rows = []
+        if self.rows: self._write(pa.Table.from_pylist(self.rows, schema=self.schema)); self.rows = []
+    def _write(self, t: pa.Table):
+        self.w.write_table(t)
+        if not self.tally or not t.num_rows: return
+        for vc in pc.value_counts(t.column('source')).to_pylist() if 'source' in t.column_names else []:
+            self.sources[vc['values']] = self.sources.get(vc['values'], 0) + vc['counts']
+        if 'input_ids' in t.column_names: self.lens.append(pc.list_value_length(t.column('input_ids')).to_numpy())
+        if 'n_chars' in t.column_names: self.chars.append(t.column('n_chars').to_numpy()); self.truncated += pc.sum(t.column('truncated')).as_py() or 0
     def close(self) -> Dataset: self.flush(); self.w.close(); return Dataset.from_file(str(self.path))
 
 # %% ../nbs/01_data.ipynb #d075
@@ -519,10 +530,19 @@ def _chat_encoder(tok, d, rep: DataReport):
                    (', refuses a system role (system prompts folded into the first user turn)' if fold else '')
     def encode(cs):
         msgs = [fold_system(c['messages']) if fold else c['messages'] for c in cs]
-        for c, m, (r, why) in zip(cs, msgs, tokenize(tok, msgs, template, d.max_length, d.length_strategy, d.train_on)):
+        try: res = tokenize(tok, msgs, template, d.max_length, d.length_strategy, d.train_on)
+        except ConfigError: _locate_template_problem(tok, cs, msgs, template, d.train_on); raise
+        for c, m, (r, why) in zip(cs, msgs, res):
             c['drop'], c['samples'] = why, [dict(r, sample_id=c['sample_id'])] if r else []
             rep.system_folded += bool(r) and m is not c['messages']
     return encode
+
+def _locate_template_problem(tok, cs, msgs, template, train_on):
+    "Raise the template's `ConfigError` again, naming the first row of the batch `cs` that causes it."
+    for c, m in zip(cs, msgs):
+        try: render_spans(tok, m, template, train_on)
+        except ConfigError as e: raise ConfigError(f"{c['where']}: {e}") from None
+        except TemplateError: pass
 
 def _text_encoder(tok, d):
     "An encoder cutting each text document into `max_length` chunks (sample ids: the document's, a dash, the chunk number)."
@@ -570,16 +590,16 @@ def _route(pool: Dataset, path: Path, fracs: dict, d, writers: dict):
         t = pa.Table.from_batches([b])
         for k, name in enumerate(['train', *fracs]): writers[name].add_table(t.filter(pa.array(c == k)))
 
-def _summarise(rep: DataReport, dss: dict[str, Dataset]) -> np.ndarray:
-    "Fill sizes, sources, lengths and the truncated count of `rep` from the written splits; return train's token lengths."
-    for k, ds in dss.items():
-        rep.sizes[k] = len(ds)
-        if k == 'mix' or not len(ds): continue
-        for vc in pc.value_counts(ds.data.column('source')).to_pylist(): rep.sources.setdefault(vc['values'], {})[k] = vc['counts']
-    tr = dss['train'].data
-    lens, chars = pc.list_value_length(tr.column('input_ids')).to_numpy(), tr.column('n_chars').to_numpy()
+def _summarise(rep: DataReport, ws: dict[str, _Writer]) -> np.ndarray:
+    "Fill sizes, sources, lengths and the truncated count of `rep` from the writers' tallies; return train's token lengths."
+    for k, w in ws.items():
+        rep.sizes[k] = w.n
+        if k != 'mix':
+            for s, n in w.sources.items(): rep.sources.setdefault(s, {})[k] = n
+    cat = lambda xs: np.concatenate(xs) if xs else np.empty(0, np.int64)
+    lens, chars = cat(ws['train'].lens), cat(ws['train'].chars)
     rep.lengths = {'chars': length_stats(chars[chars > 0]), 'tokens': length_stats(lens)}
-    rep.truncated = sum(pc.sum(dss[k].data.column('truncated')).as_py() or 0 for k in ('train', 'validation') if k in dss)
+    rep.truncated = sum(ws[k].truncated for k in ('train', 'validation') if k in ws)
     return lens
 
 # %% ../nbs/01_data.ipynb #d083
@@ -621,8 +641,8 @@ def _train_input(d) -> tuple[str, str, object, list | None]:
     where = lambda split, rs: ((r, f'{d.train_file} {split} record {i}') for i, r in enumerate(rs, 1))
     return 'messages', d.train_file, where('train', recs['train'][:d.max_samples]), list(where('test', recs['test']))
 
-def _build(cfg: Config, tok, rep: DataReport, work: Path) -> dict[str, Dataset]:
-    "Every split of `cfg.data`, written under `work` and opened memory-mapped; all counts in `rep`."
+def _build(cfg: Config, tok, rep: DataReport, work: Path) -> tuple[dict[str, Dataset], dict[str, _Writer]]:
+    "Every split of `cfg.data`, written under `work` and opened memory-mapped, and the writers that tallied them; row counts in `rep`."
     d = cfg.data
     fmt, name, rows, bundled_test = _train_input(d)
     rep.format, text = fmt, fmt == 'text'
@@ -631,7 +651,7 @@ def _build(cfg: Config, tok, rep: DataReport, work: Path) -> dict[str, Dataset]:
     encode, dup = _text_encoder(tok, d) if text else _chat_encoder(tok, d, rep), DupIndex(d.near_dup_threshold)
     if text: rep.template = 'none (text)'
     fracs = {k: f for k, f, given in (('validation', d.validation_split, d.validation_file), ('test', d.test_split, d.test_file or bundled_test)) if f > 0 and not given}
-    w = _Writer(work/'pool.arrow', _POOL_SCHEMA)
+    w = _Writer(work/'pool.arrow', _POOL_SCHEMA, tally=False)
     _ingest(rows, partial(to_conversation, fmt=fmt, mapping=d.columns, name=name), rep, 'train', w, [dup.check], encode, 'test' in fracs)
     pool = w.close()
     if not len(pool): raise _no_rows(d.train_file, rep, 'train')
@@ -646,8 +666,8 @@ def _build(cfg: Config, tok, rep: DataReport, work: Path) -> dict[str, Dataset]:
         _, mname, mrows = read_input(d.mix_file, 'text')
         _ingest(mrows, partial(to_conversation, fmt='text', name=mname), rep, 'mix', ws['mix'], [], _text_encoder(tok, d))
     given = {'validation': d.validation_file, 'test': d.test_file or (d.train_file if bundled_test else None), 'mix': d.mix_file}
-    dss = {k: w.close() for k, w in ws.items() if k == 'train' or k in fracs or given[k]}
-    return _check_splits(dss, fracs, given, d, rep)
+    ws = {k: w for k, w in ws.items() if k == 'train' or k in fracs or given[k]}
+    return _check_splits({k: w.close() for k, w in ws.items()}, fracs, given, d, rep), ws
 
 # %% ../nbs/01_data.ipynb #d089
 def _check_splits(dss: dict, fracs: dict, given: dict, d, rep: DataReport) -> dict:
@@ -680,8 +700,8 @@ def prepare(cfg: Config) -> DataReport:
     rep, tmp = DataReport(out_dir=str(out)), out/f'data.tmp-{os.getpid()}'
     shutil.rmtree(tmp, ignore_errors=True); (tmp/'work').mkdir(parents=True)
     try:
-        dss = _build(cfg, tok, rep, tmp/'work')
-        dss['train'] = _batching(rep, dss['train'], _summarise(rep, dss), d, cfg.training.micro_batch_size, tmp/'work')
+        dss, ws = _build(cfg, tok, rep, tmp/'work')
+        dss['train'] = _batching(rep, dss['train'], _summarise(rep, ws), d, cfg.training.micro_batch_size, tmp/'work')
         for k, ds in dss.items(): ds.remove_columns([c for c in _EXTRA if c in ds.column_names]).save_to_disk(str(tmp/k))
         del dss
         shutil.rmtree(tmp/'work')
