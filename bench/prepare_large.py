@@ -111,6 +111,8 @@ def main(gib: float, profile_rows: int, cgroup_gib: float):
         finally:
             if cg: cg.rmdir()
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # bytes; the largest child so far: this one
+        written = {d.name: round(sum(f.stat().st_size for f in d.rglob('*') if f.is_file()) / 2**30, 2) for d in (work/'run'/'data').iterdir() if d.is_dir()} \
+                  if (work/'run'/'data').is_dir() else {}
         shutil.rmtree(work/'run')
         if 'report' not in big: raise SystemExit(f"prepare did not finish (exit {big['returncode']}, cgroup {big.get('cgroup')}):\n{big['error']}")
         prof = None
@@ -127,7 +129,7 @@ def main(gib: float, profile_rows: int, cgroup_gib: float):
                'cgroup': big.get('cgroup', 'none: no writable cgroup-v1 memory controller' if cgroup_gib else 'not asked for'),
                'goals': {'peak_rss_gib': 1.5, 'samples_per_s': 2000},
                'met': {'peak_rss': peak / 2**30 <= 1.5, 'samples_per_s': rows / big['wall_s'] >= 2000},
-               'report': big['report'], 'rss_timeline_mib': big['timeline_mib'][::max(1, len(big['timeline_mib']) // 60)], 'profile': prof,
+               'data_gib': written, 'report': big['report'], 'rss_timeline_mib': big['timeline_mib'], 'profile': prof,
                'machine': f'{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}',
                'python': platform.python_version(), 'datasets': datasets.__version__,
                'date': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()), 'command': 'flock /work/heavy.lock .venv/bin/python bench/prepare_large.py'}

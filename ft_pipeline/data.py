@@ -45,7 +45,7 @@ def _jsonl_rows(path: Path):
     with open(path, 'rb') as f:
         for n, line in enumerate(f, 1):
             if not line.strip(): continue
-            try: r = json.loads(line.decode('utf-8-sig' if n == 1 else 'utf-8'))  # json.loads(bytes) would guess UTF-16 from some bytes
+            try: r = json.loads(line.decode('utf-8-sig' if n == 1 else 'utf-8').rstrip('\r\n'))  # decoded here: json.loads(bytes) guesses UTF-16 from some bytes
             except UnicodeDecodeError as e: raise _utf8_error(path, line, e, n) from None
             except json.JSONDecodeError as e: raise DataError(f"{path} line {n} column {e.colno}: broken JSON ({e.msg}). Fix or delete that line.") from None
             yield r, f'{path} line {n}'

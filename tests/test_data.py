@@ -128,6 +128,13 @@ def test_no_supervised_tokens_is_its_own_reason(tmp_path):
                                          'output_dir': str(tmp_path/'run')}))
     assert rep.dropped == {'no_supervised_tokens': 1} and rep.truncated == 1 and rep.unaccounted() == {}
 
+def test_no_usable_rows_names_the_file(tmp_path):
+    from ft_pipeline.config import Config
+    from ft_pipeline.data import DataError, prepare
+    nulls = tmp_path/'nulls.jsonl'; nulls.write_text('{"instruction": "a", "output": null}\n' * 3)
+    with pytest.raises(DataError) as e: prepare(Config.model_validate({'data': {'train_file': str(nulls)}, 'output_dir': str(tmp_path/'run')}))
+    assert f'{nulls}: no usable rows left after filtering (missing_field: 3); first: {nulls} line 1' in str(e.value)
+
 def test_one_text_file_pretrains_on_a_model_without_chat_template(tmp_path):
     "training.mode=pretrain, format text, one .txt, validation_split 0.1, a tokenizer with no chat template: `ft-pipeline prepare` exits 0."
     from ft_pipeline.bundled import general_text
@@ -176,6 +183,3 @@ def test_prepare_bad_inputs_exit_2_naming_file_and_line(tmp_path):
     assert r.returncode == 2 and "data.columns.response='reply' names no column; the columns are: question, answer" in r.stderr, r.stderr
     r = prepare_cli(write_cfg(tmp_path, 'missing', train_file=str(tmp_path/'missing.jsonl')))
     assert r.returncode == 2 and 'missing.jsonl: no such file' in r.stderr, r.stderr
-    empty = tmp_path/'nulls.jsonl'; empty.write_text('{"instruction": "a", "output": null}\n' * 3)
-    r = prepare_cli(write_cfg(tmp_path, 'nulls', train_file=str(empty), max_samples=None))
-    assert r.returncode == 2 and f'{empty}: no usable rows left after filtering (missing_field: 3); first: {empty} line 1' in r.stderr, r.stderr
