@@ -183,8 +183,8 @@ def evaluate_loss(lm, ds, bs: int, pad_id: int, acc: Accelerator | None = None, 
     lm.eval()
     with torch.no_grad(), mixed_precision(dev.type, precision):
         for b in dl:
-            ls, k = lm(**{k: v.to(dev) for k, v in b.items()})
-            tot += ls.double().cpu(); n += int(k)
+            ls, n_b = lm(**{k: v.to(dev) for k, v in b.items()})
+            tot += ls.double().cpu(); n += int(n_b)
     lm.train()
     if world > 1:
         tot = acc.reduce(tot.to(dev), 'sum').cpu(); n = int(acc.reduce(torch.tensor(n, device=dev), 'sum'))
