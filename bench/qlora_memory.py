@@ -6,7 +6,7 @@ One command (run it under the shared CPU lock, nothing else running):
 
 Every configuration runs in its own fresh subprocess (`point` mode below), so its peak RSS is its own: the process's RSS high-water mark
 (Linux VmHWM) is reset after the model is loaded and read after the training steps, and a background sampler cross-checks it
-(ft_pipeline.memory.MemoryMonitor). The training step is the pipeline's own (`ft_pipeline.train.setup` and `train_step`: forward,
+(ft_pipeline.core.MemoryMonitor). The training step is the pipeline's own (`ft_pipeline.train.setup` and `train_step`: forward,
 backward, clipping, AdamW on the LoRA parameter groups) on full rows of real text, constant learning rate 1e-3.
 
     python bench/qlora_memory.py point --bs 2 --len 256 --q4 1 --gc 0 --steps 3   # one configuration, prints one JSON line
@@ -33,13 +33,14 @@ VALID = [("What is the freezing point of water?", "Water freezes at 0 degrees Ce
 
 def point(a):
     "Train `a.steps` steps of one configuration through the training recipe's `setup` and `train_step`; print a JSON line with its memory and timing."
-    from ft_pipeline.memory import MemoryMonitor, estimate_memory
+    from ft_pipeline.core import MemoryMonitor, text_perplexity
+    from ft_pipeline.memory import estimate_memory
     mon = MemoryMonitor(interval=0.02)
     runtime = mon.stage('imports')['rss']
     import shutil, tempfile, datasets, torch
     from ft_pipeline.config import load_config
     from ft_pipeline.model import load_tokenizer
-    from ft_pipeline.quant import perplexity, weight_bytes
+    from ft_pipeline.quant import weight_bytes
     from ft_pipeline.train import cleanup, next_batches, setup, train_step
     work = tempfile.mkdtemp()
     cfg = load_config(None, {'output_dir': work, 'quantization.load_in_4bit': bool(a.q4), 'quantization.double_quant': bool(a.dq),
@@ -70,7 +71,7 @@ def point(a):
                estimate_bytes=est.total, estimate_parts=est.parts)
     if a.ppl:
         run.model.eval()
-        out['ppl_after'] = perplexity(run.model, tok, [chat(u, r) for u, r in VALID])
+        out['ppl_after'] = text_perplexity(run.model, tok, [chat(u, r) for u, r in VALID])
     cleanup(run); shutil.rmtree(work)
     print('RESULT ' + json.dumps(out), flush=True)
 

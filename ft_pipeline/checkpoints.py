@@ -4,8 +4,9 @@
 
 # %% ../nbs/04a_checkpoints.ipynb #k003
 from __future__ import annotations
-import hashlib, json, logging, os, shutil
+import json, logging, shutil
 from pathlib import Path
+from .core import sha256_file, write_json
 
 log = logging.getLogger(__name__)
 
@@ -16,18 +17,11 @@ __all__ = ['log', 'MANIFEST', 'write_manifest', 'check_checkpoint', 'list_checkp
 # %% ../nbs/04a_checkpoints.ipynb #c025
 MANIFEST = 'manifest.json'
 
-def _file_sha(p: Path) -> str:
-    h = hashlib.sha256()
-    with open(p, 'rb') as f:
-        for blk in iter(lambda: f.read(1 << 20), b''): h.update(blk)
-    return h.hexdigest()
-
 def write_manifest(d: Path, state: dict):
     "Write `state` plus the size and sha256 of every file under `d` to `d/manifest.json` (atomically, last)."
-    files = {str(p.relative_to(d)): {'size': p.stat().st_size, 'sha256': _file_sha(p)}
+    files = {str(p.relative_to(d)): {'size': p.stat().st_size, 'sha256': sha256_file(p)}
              for p in sorted(d.rglob('*')) if p.is_file() and p.name != MANIFEST}
-    tmp = d/(MANIFEST + '.tmp')
-    tmp.write_text(json.dumps({**state, 'files': files}, indent=1)); os.replace(tmp, d/MANIFEST)
+    write_json(d/MANIFEST, {**state, 'files': files})
 
 def check_checkpoint(d: Path) -> str | None:
     "None when the checkpoint `d` is complete and intact, else what is wrong with it."
@@ -39,7 +33,7 @@ def check_checkpoint(d: Path) -> str | None:
         p = d/name
         if not p.is_file(): return f'missing {name}'
         if p.stat().st_size != meta['size']: return f'{name} is truncated ({p.stat().st_size} of {meta["size"]} bytes)'
-        if _file_sha(p) != meta['sha256']: return f'{name} checksum mismatch'
+        if sha256_file(p) != meta['sha256']: return f'{name} checksum mismatch'
     return None
 
 # %% ../nbs/04a_checkpoints.ipynb #r009

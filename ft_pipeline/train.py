@@ -17,11 +17,13 @@ from accelerate import Accelerator
 from datasets import concatenate_datasets
 from torch.utils.data import DataLoader
 from .checkpoints import latest_valid_checkpoint, list_checkpoints, prune_checkpoints, write_manifest
-from .config import Config, FtError, Interrupted, resolve_device, resolve_precision, save_config, set_seed
-from .data import LengthGroupedBatchSampler, collate, load_prepared
+from .batching import LengthGroupedBatchSampler, collate
+from .config import Config, FtError, Interrupted, save_config, set_seed
+from .core import MemoryMonitor, atomic_write, resolve_device, resolve_precision, write_json
+from .data import load_prepared
 from .lora import add_lora, lora_param_groups
-from .memory import MemoryDashboard, MemoryMonitor, estimate_memory, in_notebook
-from .quant import load_base
+from .memory import MemoryDashboard, estimate_memory, in_notebook
+from .quant import load_base, prepare_for_training
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
@@ -219,7 +221,7 @@ class MetricsLog:
         "Drop rows after `step` (on resume or rollback the log continues from the checkpoint)."
         if not self.enabled or not self.path.exists(): return
         keep = [l for l in self.path.read_text().splitlines() if l.strip() and json.loads(l)['step'] <= step]
-        tmp = self.path.with_suffix('.tmp'); tmp.write_text(''.join(l + '\n' for l in keep)); os.replace(tmp, self.path)
+        atomic_write(self.path, ''.join(l + '\n' for l in keep))
 
     def close(self):
         if self.tb is not None: self.tb.close()
@@ -343,9 +345,10 @@ def _accelerator(device: str) -> Accelerator:
                          'trains on one device; start a new process (or notebook kernel) for another.')
     return acc
 
-def _model_with_adapters(cfg: Config, mon: MemoryMonitor):
-    "The base model as `load_base` loads it for training, with fresh LoRA adapters."
-    model, tok = load_base(cfg)
+def _model_with_adapters(cfg: Config, device: str, precision: str, mon: MemoryMonitor):
+    "The base model (4-bit or in `precision` as configured), frozen and prepared for training, with fresh LoRA adapters."
+    model, tok = load_base(cfg.model, cfg.quantization, device, precision)
+    model = prepare_for_training(model, cfg.training.gradient_checkpointing)
     mon.stage('model loaded')
     l = cfg.lora
     model = add_lora(model, r=l.r, lora_alpha=l.alpha, lora_dropout=l.dropout, target_modules=l.target_modules,
@@ -373,7 +376,7 @@ def setup(cfg: Config) -> Run:
     set_seed(tc.seed)
     mon = MemoryMonitor(device).start(); mon.stage('baseline')
     mon.predicted = estimate_memory(cfg).total
-    model, tok = _model_with_adapters(cfg, mon)
+    model, tok = _model_with_adapters(cfg, device, precision, mon)
     names = {n for n, p in model.named_parameters() if p.requires_grad}
     opt = make_optimizer(model, tc.learning_rate, tc.loraplus_lr_ratio, tc.weight_decay, device)
     lm = CausalLMLoss(model)
@@ -599,8 +602,7 @@ def finish(run: Run) -> TrainReport:
         tmp = out/'adapter.tmp'
         shutil.rmtree(tmp, ignore_errors=True); shutil.copytree(src/'adapter', tmp)
         shutil.rmtree(out/'adapter', ignore_errors=True); os.replace(tmp, out/'adapter')
-        (out/'reports').mkdir(exist_ok=True)
-        (out/'reports'/'train.json').write_text(json.dumps(rep.__dict__, indent=1))
+        write_json(out/'reports'/'train.json', rep.__dict__)
     acc.wait_for_everyone()
     return rep
 
