@@ -165,7 +165,9 @@ def _eval_lines(ev: dict | None) -> list[str]:
     rows = [f"| {k} | {c['base']:.3f} | {c['tuned']:.3f} | {c['delta']:+.3f} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}] | {c['verdict']} |"
             for k, c in rows.items() if 'tuned' in c]
     if not rows: return ['## Evaluation: base model only (`evaluate --baseline`); see reports/eval.md.', '']
-    L = [f"## Evaluation ({ev['test_samples']} test prompts, greedy; 95% paired bootstrap intervals on tuned - base)", '',
+    from ft_pipeline.evaluate import eval_scope
+    what = f"{ev['test_samples']} test prompts, greedy" if 'test_samples' in ev else 'perplexity only: no test set'
+    L = [f"## Evaluation ({what}; 95% paired bootstrap intervals on tuned - base)", '', eval_scope(ev), '',
          '| metric | base | tuned | difference [95% CI] | verdict |', '|---|---|---|---|---|', *rows]
     f = ev.get('forgetting')
     if f: L += ['', f"Forgetting check (general-English perplexity): {f['base_ppl']:.1f} -> {f['tuned_ppl']:.1f} ({f['rise']:+.1%}); "
