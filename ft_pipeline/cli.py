@@ -104,7 +104,7 @@ def _cmd_run(a):
 
 def _cmd_infer(a):
     from ft_pipeline.infer import load_chat, repl
-    chat = load_chat(a.output_dir, a.model)
+    chat = load_chat(a.output_dir, a.model, a.trust_remote_code)
     kw = dict(max_new_tokens=a.max_new_tokens, temperature=a.temperature)
     if a.interactive: repl(chat, **kw); return
     if not a.prompt: raise FtError('give a prompt, or --interactive for a chat session')
@@ -139,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--model', choices=['adapter', 'merged', 'gguf'], default='adapter', help='base+adapter, the merged model, or the GGUF (llama.cpp)')
     p.add_argument('--interactive', action='store_true', help='a chat session (/reset, /exit)')
     p.add_argument('--max-new-tokens', type=int, default=256); p.add_argument('--temperature', type=float, default=0.0)
+    p.add_argument('--trust-remote-code', action='store_true', help="run Python code shipped with the run's base model (never taken from its config.yaml)")
     p.set_defaults(fn=_cmd_infer)
     return ap
 

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 # %% auto #0
 __all__ = ['log', 'EvalError', 'score_rows', 'rows_perplexity', 'length_bucket', 'ppl_table', 'MetricStats', 'CorpusMetric',
            'parse_json', 'task_metrics', 'load_metric_fn', 'paired_bootstrap', 'check_contamination', 'EvalReport',
-           'compare', 'evaluate']
+           'compare', 'eval_scope', 'evaluate']
 
 # %% ../nbs/05_evaluate.ipynb #c006
 class EvalError(FtError):
@@ -318,12 +318,22 @@ def _examples(test, res: dict, k: int) -> list[dict]:
     return [dict(sample_id=test['rows'][i]['sample_id'], prompt=_last_user(test['messages'][i]), reference=test['refs'][i],
                  rouge_l=sc[i], **{n: res[n]['preds'][i] for n in res}) for i in pick]
 
+# %% ../nbs/05_evaluate.ipynb #u5s002
+def eval_scope(d: dict) -> str:
+    "One sentence on what the evaluation `d` (the content of eval.json) measured, and how to get task metrics when it has none."
+    ppl = f"perplexity on {d['validation_rows']} validation rows and on general English text"
+    if d.get('task_metrics') is not None:
+        return f"Evaluated: task metrics on {d['test_samples']} test prompts (greedy generations scored against the references) and {ppl}."
+    return (f"Evaluated: {ppl} only. There is no test set, so no task metrics (exact match, ROUGE-L, BLEU, chrF, JSON validity of "
+            "generated answers). To get them, hold out a test set with `--set data.test_split=0.1` or give one with "
+            "`--set data.test_file=FILE`, then rerun `ft-pipeline run CONFIG` (the data is prepared again and the model retrained).")
+
 # %% ../nbs/05_evaluate.ipynb #e003
 def _markdown(d: dict, tabs: dict, examples: list[dict]) -> str:
     ids = d['models']
     L = [f"# Evaluation{' (base model only)' if d['baseline_only'] else ''}", '',
          f"Base `{ids['base']['name_or_path']}`" + (f", adapter sha256 `{ids['adapter']['sha256'][:12]}`" if 'adapter' in ids else '') +
-         f"; config hash `{d['config_hash']}`; {d['created']}.", '', f"## Perplexity on {d['validation_rows']} validation rows", '']
+         f"; config hash `{d['config_hash']}`; {d['created']}.", '', eval_scope(d), '', f"## Perplexity on {d['validation_rows']} validation rows", '']
     if 'ppl_cmp' in tabs:
         L += [_md_table(tabs['ppl_cmp'].rename(index=lambda s: f'{s} ppl')), '', 'Lower is better; 95% paired bootstrap interval on tuned - base.', '']
     else: L += [_md_table(pd.DataFrame(d['perplexity']).rename_axis('tokens')), '']
@@ -334,7 +344,7 @@ def _markdown(d: dict, tabs: dict, examples: list[dict]) -> str:
         L += ['## Forgetting check (general English text)', '', f"Perplexity base {f['base_ppl']:.3f} -> tuned {f['tuned_ppl']:.3f} "
               f"({f['rise']:+.1%}); " + (f"**flagged: rises more than {f['threshold']:.0%}**." if f['flagged'] else f"within the {f['threshold']:.0%} threshold."), '']
     else: L += ['## General-text perplexity', '', f"{d['general_text_ppl']['base']:.3f}", '']
-    if d['task_metrics'] is None: L += ['## Task metrics', '', 'No `data/test` split: task metrics not computed (set data.test_split or data.test_file).']
+    if d['task_metrics'] is None: L += ['## Task metrics', '', 'Not computed: no `data/test` split (see the first paragraph for how to add one).', '']
     else:
         L += [f"## Task metrics on {d['test_samples']} test prompts (greedy)", '']
         L += [_md_table(tabs['task_cmp']), ''] if 'task_cmp' in tabs else [_md_table(pd.DataFrame(d['task_metrics']).rename_axis('metric')), '']

@@ -5,18 +5,19 @@
 # %% ../nbs/06a_infer.ipynb #i003
 from __future__ import annotations
 import logging, threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
 import torch
-from .config import FtError, load_config
+from .config import Config, FtError, load_config
 from .core import generation_config, resolve_device, resolve_precision
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'InferError', 'Chat', 'load_chat', 'infer', 'repl']
+__all__ = ['log', 'InferError', 'Chat', 'run_config', 'load_chat', 'infer', 'repl']
 
 # %% ../nbs/06a_infer.ipynb #c048
 class InferError(FtError):
@@ -56,38 +57,61 @@ class Chat:
             if on_text: on_text(s)
         return ''.join(parts).strip()
 
-# %% ../nbs/06a_infer.ipynb #c049
-def load_chat(out_dir: str | Path, model: str = 'adapter') -> Chat:
-    "Open the `model` ('adapter', 'merged' or 'gguf') of the run in `out_dir` for chatting."
-    out = Path(out_dir)
+# %% ../nbs/06a_infer.ipynb #u7s002
+def run_config(out: Path, trust_remote_code: bool = False) -> Config:
+    "The config of the run in `out`, with `model.trust_remote_code` taken from the caller (`--trust-remote-code`), never from the file."
     if not (out/'config.yaml').is_file(): raise InferError(f"{out} has no config.yaml: is it the output_dir of a run?")
     cfg = load_config(out/'config.yaml')
+    if cfg.model.trust_remote_code and not trust_remote_code:
+        raise InferError(f"{out/'config.yaml'} sets model.trust_remote_code=true for {cfg.model.name_or_path}: infer does not run a model "
+                         "repo's code because a run directory asks for it. Read that code; if you trust it, pass --trust-remote-code.")
+    return cfg.model_copy(update={'model': cfg.model.model_copy(update={'trust_remote_code': trust_remote_code})})
+
+@contextmanager
+def _remote_code_refused(name: str):
+    "Turn transformers' (or the model loader's) refusal to run a model's own code into an `InferError` naming the flag."
+    try: yield
+    except ValueError as e:  # ModelError is one too
+        if 'trust_remote_code' not in str(e): raise
+        raise InferError(f"{name} ships its own Python code, which infer runs only with --trust-remote-code. Read that code; "
+                         "if you trust it, pass the flag.") from None
+
+# %% ../nbs/06a_infer.ipynb #c049
+def load_chat(out_dir: str | Path, model: str = 'adapter',
+              trust_remote_code: bool = False, # run code shipped with the base model (never taken from the run's config.yaml)
+             ) -> Chat:
+    "Open the `model` ('adapter', 'merged' or 'gguf') of the run in `out_dir` for chatting."
+    out = Path(out_dir)
+    cfg, trc = run_config(out, trust_remote_code), trust_remote_code
     from transformers import AutoModelForCausalLM, AutoTokenizer
     dev = resolve_device(cfg.training.device)
     if model == 'adapter':
         from ft_pipeline.quant import load_base
         from peft import PeftModel
         if not (out/'adapter'/'adapter_config.json').is_file(): raise InferError(f"{out/'adapter'} has no adapter: run `ft-pipeline train` first")
-        m, tok = load_base(cfg.model, cfg.quantization, dev, resolve_precision(dev, cfg.training.precision))
+        with _remote_code_refused(f'model {cfg.model.name_or_path}'):
+            m, tok = load_base(cfg.model, cfg.quantization, dev, resolve_precision(dev, cfg.training.precision))
         return Chat('adapter', PeftModel.from_pretrained(m, out/'adapter').eval(), tok, cfg.data.chat_template)
     if model == 'merged':
         if not (out/'merged'/'config.json').is_file(): raise InferError(f"{out/'merged'} has no model: run `ft-pipeline merge` first")
-        tok = AutoTokenizer.from_pretrained(out/'merged')
-        return Chat('merged', AutoModelForCausalLM.from_pretrained(out/'merged', dtype=torch.float32 if dev == 'cpu' else 'auto').to(dev).eval(),
-                    tok, tok.chat_template)
+        with _remote_code_refused(str(out/'merged')):
+            tok = AutoTokenizer.from_pretrained(out/'merged', trust_remote_code=trc)
+            m = AutoModelForCausalLM.from_pretrained(out/'merged', dtype=torch.float32 if dev == 'cpu' else 'auto', trust_remote_code=trc)
+        return Chat('merged', m.to(dev).eval(), tok, tok.chat_template)
     if model == 'gguf':
         ggufs = sorted((out/'gguf').glob('*.gguf'))
         if not ggufs: raise InferError(f"no .gguf file in {out/'gguf'}: run `ft-pipeline export` first")
         try: from llama_cpp import Llama
         except ImportError: raise InferError("--model gguf needs llama-cpp-python: pip install llama-cpp-python") from None
-        tok = AutoTokenizer.from_pretrained(out/'merged' if (out/'merged'/'tokenizer_config.json').is_file() else out/'adapter')
+        tdir = out/'merged' if (out/'merged'/'tokenizer_config.json').is_file() else out/'adapter'
+        with _remote_code_refused(str(tdir)): tok = AutoTokenizer.from_pretrained(tdir, trust_remote_code=trc)
         return Chat('gguf', Llama(model_path=str(ggufs[0]), n_ctx=cfg.data.max_length * 4, verbose=False), tok, tok.chat_template)
     raise InferError(f"unknown model {model!r}: use adapter, merged or gguf")
 
 def infer(out_dir: str | Path, prompt: str, model: str = 'adapter', max_new_tokens: int = 256, temperature: float = 0.0,
-          on_text: Callable[[str], None] | None = None) -> str:
+          on_text: Callable[[str], None] | None = None, trust_remote_code: bool = False) -> str:
     "Reply of the run's `model` ('adapter', 'merged' or 'gguf') to one user `prompt`, streamed to `on_text`."
-    return load_chat(out_dir, model).reply([{'role': 'user', 'content': prompt}], on_text, max_new_tokens=max_new_tokens, temperature=temperature)
+    return load_chat(out_dir, model, trust_remote_code).reply([{'role': 'user', 'content': prompt}], on_text, max_new_tokens=max_new_tokens, temperature=temperature)
 
 # %% ../nbs/06a_infer.ipynb #c051
 def _echo(s: str): print(s, end='', flush=True)

@@ -15,8 +15,8 @@ from .core import MemoryMonitor, resolve_device
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'STAGES', 'PipelineError', 'stage_hashes', 'read_marker', 'write_marker', 'check_output_dir', 'RunResult',
-           'run', 'write_summary']
+__all__ = ['log', 'STAGES', 'PipelineError', 'stage_hashes', 'read_marker', 'write_marker', 'check_output_dir', 'prerequisites',
+           'RunResult', 'run', 'write_summary']
 
 # %% ../nbs/08_pipeline.ipynb #c006
 STAGES = ('prepare', 'train', 'evaluate', 'merge', 'export')
@@ -68,6 +68,27 @@ def check_output_dir(cfg: Config, overwrite: bool = False):
     log.warning('--overwrite: deleting the previous run in %s', out)
     shutil.rmtree(out)
 
+# %% ../nbs/08_pipeline.ipynb #u6s002
+def _why_not_current(m: dict | None, h: str) -> str | None:
+    if m is None: return 'has not run'
+    if m.get('status') != 'done': return 'did not finish'
+    return None if m['hash'] == h else 'is out of date (its inputs or settings changed)'
+
+def prerequisites(todo: list[str], out: Path, hs: dict[str, str], single_process: bool = True) -> list[str]:
+    "The stages to run before `todo` in `out`: `prepare` when `train` needs it; any other missing or stale stage `todo` reads raises."
+    need, stack = set(), [r for t in todo for r in _READS[t]]
+    while stack:
+        r = stack.pop()
+        if r not in todo and r not in need: need.add(r); stack += _READS[r]
+    stale = {s: why for s in STAGES if s in need and (why := _why_not_current(read_marker(out, s), hs[s]))}
+    if list(stale) == ['prepare'] and 'train' in todo and single_process:
+        log.info("train needs the prepared data, and stage 'prepare' %s in %s: preparing it first", stale['prepare'], out)
+        return ['prepare']
+    if not stale: return []
+    run_first = [s for s in stale if not (s == 'prepare' and 'train' in stale)]  # `train` prepares the data itself
+    cmd = f'ft-pipeline {run_first[0]} CONFIG (or ft-pipeline run CONFIG)' if len(run_first) == 1 else 'ft-pipeline run CONFIG'
+    raise PipelineError(f"{'; '.join(f'stage {s!r} {why}' for s, why in stale.items())} in {out}; run it first: {cmd}")
+
 # %% ../nbs/08_pipeline.ipynb #c014
 def _stage_fns():
     "The stage entry points (imported here: each pulls in its own heavy dependencies)."
@@ -117,15 +138,7 @@ def run(config: str | Path | Config, # YAML path or a loaded Config
     hs = stage_hashes(cfg, _prepare_inputs(cfg))
     forced = set(todo) if (only or from_stage) else set()
     res, fns = RunResult(out), _stage_fns()
-    need, stack = set(), [r for t in todo for r in _READS[t]]
-    while stack:
-        r = stack.pop()
-        if r not in todo and r not in need: need.add(r); stack += _READS[r]
-    for s in (s for s in STAGES if s in need):
-        m = read_marker(out, s)
-        if not (m and m.get('status') == 'done' and m['hash'] == hs[s]):
-            why = 'has not run' if m is None else 'did not finish' if m.get('status') != 'done' else 'is out of date (its inputs or settings changed)'
-            raise PipelineError(f"stage '{s}' {why} in {out}; run it first: ft-pipeline {s} CONFIG (or ft-pipeline run CONFIG)")
+    todo = prerequisites(todo, out, hs, single_process=ps.num_processes == 1) + todo
     for s in todo:
         m = read_marker(out, s)
         if s not in forced and m and m.get('status') == 'done' and m['hash'] == hs[s]:
@@ -165,7 +178,9 @@ def _eval_lines(ev: dict | None) -> list[str]:
     rows = [f"| {k} | {c['base']:.3f} | {c['tuned']:.3f} | {c['delta']:+.3f} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}] | {c['verdict']} |"
             for k, c in rows.items() if 'tuned' in c]
     if not rows: return ['## Evaluation: base model only (`evaluate --baseline`); see reports/eval.md.', '']
-    L = [f"## Evaluation ({ev['test_samples']} test prompts, greedy; 95% paired bootstrap intervals on tuned - base)", '',
+    from ft_pipeline.evaluate import eval_scope
+    what = f"{ev['test_samples']} test prompts, greedy" if 'test_samples' in ev else 'perplexity only: no test set'
+    L = [f"## Evaluation ({what}; 95% paired bootstrap intervals on tuned - base)", '', eval_scope(ev), '',
          '| metric | base | tuned | difference [95% CI] | verdict |', '|---|---|---|---|---|', *rows]
     f = ev.get('forgetting')
     if f: L += ['', f"Forgetting check (general-English perplexity): {f['base_ppl']:.1f} -> {f['tuned_ppl']:.1f} ({f['rise']:+.1%}); "

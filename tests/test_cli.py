@@ -1,5 +1,5 @@
 "CLI behaviour seen from a shell: exit codes and messages of the installed `ft-pipeline` console script."
-import subprocess, sys, yaml
+import json, subprocess, sys, yaml
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,3 +35,33 @@ def test_doctor_reports_and_hides_token():
     assert tok not in r.stdout + r.stderr
     assert rep['bundled_model']['gguf'].endswith('SmolLM2-135M-Instruct.Q4_1.gguf')
     assert rep['device']['chosen'] in ('cpu', 'cuda', 'mps')
+
+def _model_with_code(d: Path, marker: Path) -> Path:
+    "A model directory whose config and tokenizer point at its own Python file, which leaves `marker` behind when it is imported."
+    d.mkdir(parents=True, exist_ok=True)
+    (d/'config.json').write_text(json.dumps({'model_type': 'evil', 'auto_map': {'AutoConfig': 'evil.EvilConfig', 'AutoModelForCausalLM': 'evil.EvilModel'}}))
+    (d/'tokenizer_config.json').write_text(json.dumps({'auto_map': {'AutoTokenizer': ['evil.EvilTok', None]}}))
+    (d/'evil.py').write_text(f"open({str(marker)!r}, 'w').write('code ran')\n")
+    return d
+
+def test_infer_takes_trust_remote_code_only_from_its_flag(tmp_path, capsys):
+    "A run directory cannot make `infer` run a model repo's code: not by its config.yaml, its base model or its merged/ model."
+    from ft_pipeline.cli import main
+    from ft_pipeline.config import load_config, save_config
+    marker, run = tmp_path/'ran', tmp_path/'run'
+    evil = _model_with_code(tmp_path/'evil', marker)
+    (run/'adapter').mkdir(parents=True); (run/'adapter'/'adapter_config.json').write_text('{}')
+    _model_with_code(run/'merged', marker)
+    def infer(trust_in_file: bool, *flags):
+        save_config(load_config(None, {'model.name_or_path': str(evil), 'model.trust_remote_code': trust_in_file}), run/'config.yaml')
+        rc = main(['infer', str(run), 'hi', *flags])
+        return rc, capsys.readouterr().err
+    rc, err = infer(True)
+    assert rc == 2 and 'sets model.trust_remote_code=true' in err and 'pass --trust-remote-code' in err, err
+    rc, err = infer(False)
+    assert rc == 2 and f'model {evil} ships its own Python code, which infer runs only with --trust-remote-code' in err, err
+    rc, err = infer(False, '--model', 'merged')
+    assert rc == 2 and f"{run/'merged'} ships its own Python code" in err, err
+    assert not marker.exists()
+    infer(True, '--trust-remote-code')  # the flag is what allows it: now the model's code runs (and, being no model, fails)
+    assert marker.read_text() == 'code ran'

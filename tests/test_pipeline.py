@@ -88,11 +88,13 @@ def test_sigkill_during_stage_then_rerun_gives_the_same_result(reference, tiny, 
 def test_data_file_changed_between_stages_is_noticed(tiny, tmp_path):
     data = tmp_path/'mine.jsonl'
     data.write_text('\n'.join(json.dumps({'instruction': f'Spell {i} in words.', 'output': f'number {i}'}) for i in range(60)))
-    over = {**base_over(tiny, tmp_path/'run'), 'data.train_file': str(data), 'data.max_samples': None, 'data.near_dup_threshold': 0.0}
+    over = {**base_over(tiny, tmp_path/'run'), 'data.train_file': str(data), 'data.max_samples': None, 'data.near_dup_threshold': 0.0,
+            'training.max_steps': 2}
     assert ftp('prepare', 'configs/quickstart.yaml', *sets(over)).returncode == 0
     data.write_text(data.read_text() + '\n' + json.dumps({'instruction': 'Spell 60 in words.', 'output': 'sixty'}))
-    r = ftp('train', 'configs/quickstart.yaml', *sets(over))
-    assert r.returncode == 2 and "stage 'prepare' is out of date" in r.stderr and 'Traceback' not in r.stderr, r.stderr
+    r = ftp('train', 'configs/quickstart.yaml', *sets(over))  # train prepares the changed data again itself, saying so
+    assert r.returncode == 0 and "stage 'prepare' is out of date" in r.stderr and 'preparing it first' in r.stderr, r.stderr[-3000:]
+    assert sum(json.loads((tmp_path/'run'/'reports'/'data_stats.json').read_text())['sizes'].values()) == 61
 
 def test_output_dir_of_another_experiment_is_refused(tiny, tmp_path):
     over = base_over(tiny, tmp_path/'run')
