@@ -15,6 +15,7 @@ from sacrebleu.metrics import BLEU, CHRF
 from .config import Config, FtError
 from .core import atomic_write, greedy_generate, perplexity, resolve_device, resolve_precision
 from .core import sha256_file, token_nll, write_json
+from .figures import FIGURES, eval_figure, figure_md, inline_images, save_png
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +182,7 @@ class EvalReport:
     data: dict
     md: str
     path: Path | None = None
-    def _repr_markdown_(self): return self.md
+    def _repr_markdown_(self): return inline_images(self.md, self.path.parent) if self.path else self.md  # the figure shown, not linked
 
 def _fmt(x, nd=3):
     if isinstance(x, float): return 'nan' if math.isnan(x) else f'{x:.{nd}f}'
@@ -329,7 +330,7 @@ def eval_scope(d: dict) -> str:
             "`--set data.test_file=FILE`, then rerun `ft-pipeline run CONFIG` (the data is prepared again and the model retrained).")
 
 # %% ../nbs/05_evaluate.ipynb #e003
-def _markdown(d: dict, tabs: dict, examples: list[dict]) -> str:
+def _markdown(d: dict, tabs: dict, examples: list[dict], figures: list[str] = ()) -> str:
     ids = d['models']
     L = [f"# Evaluation{' (base model only)' if d['baseline_only'] else ''}", '',
          f"Base `{ids['base']['name_or_path']}`" + (f", adapter sha256 `{ids['adapter']['sha256'][:12]}`" if 'adapter' in ids else '') +
@@ -348,6 +349,7 @@ def _markdown(d: dict, tabs: dict, examples: list[dict]) -> str:
     else:
         L += [f"## Task metrics on {d['test_samples']} test prompts (greedy)", '']
         L += [_md_table(tabs['task_cmp']), ''] if 'task_cmp' in tabs else [_md_table(pd.DataFrame(d['task_metrics']).rename_axis('metric')), '']
+        L += [x for f in figures for x in (f, '')]
         if 'task_cmp' in tabs:
             L += ['Verdicts: ' + '; '.join(f"**{m}** {r['verdict']} ({r['delta']:+.3f}, 95% CI [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}])"
                                           for m, r in d['comparison'].items()), '']
@@ -373,7 +375,9 @@ def evaluate(cfg: Config, baseline: bool = False) -> EvalReport:
     res = _measure(cfg, model, tok, systems, list(val), general, test)
     d, tabs = _report_data(cfg, res, test, _model_identity(cfg, out, baseline), baseline)
     d['examples'] = _examples(test, res, cfg.evaluation.num_examples)
-    md = _markdown(d, tabs, d['examples'])
     stem = out/'reports'/('baseline' if baseline else 'eval')
+    fig = eval_figure(d)  # None without a base vs tuned comparison
+    if fig is not None: save_png(fig, out/FIGURES['eval'])
+    md = _markdown(d, tabs, d['examples'], figure_md(out, ['eval'], stem.parent) if fig is not None else [])
     atomic_write(stem.with_suffix('.md'), md)
     return EvalReport(d, md, write_json(stem.with_suffix('.json'), d, default=float))

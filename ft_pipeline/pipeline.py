@@ -11,6 +11,7 @@ from pathlib import Path
 from accelerate import PartialState
 from .config import Config, FtError, load_config, save_config
 from .core import MemoryMonitor, resolve_device
+from .figures import figure_md, inline_images, write_figures
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ class RunResult:
     skipped: list = field(default_factory=list)
     results: dict = field(default_factory=dict)
     summary: str = ''
-    def _repr_markdown_(self): return self.summary
+    def _repr_markdown_(self): return inline_images(self.summary, self.out)  # the figures shown, not linked
 
 def run(config: str | Path | Config, # YAML path or a loaded Config
         overrides: list[str] | dict | None = None, # `--set` style overrides
@@ -156,7 +157,7 @@ def run(config: str | Path | Config, # YAML path or a loaded Config
             write_marker(out, s, status='done', hash=hs[s], seconds=round(time.perf_counter() - t0, 1), peak_rss_mb=round(mon.peak_rss / 2**20),
                          cuda_peak_mb=round(mon.peak_cuda / 2**20) if mon.device == 'cuda' else None)
         res.ran.append(s)
-    if ps.is_main_process: res.summary = write_summary(cfg)
+    if ps.is_main_process: write_figures(out); res.summary = write_summary(cfg)
     return res
 
 # %% ../nbs/08_pipeline.ipynb #c016
@@ -200,7 +201,9 @@ def write_summary(cfg: Config) -> str:
     if tr:
         ev = f"eval_loss {tr['first_eval_loss']:.4f} -> {tr['best_eval_loss']:.4f}" if tr.get('best_eval_loss') is not None else 'not evaluated'
         L += [f"Training: {tr['steps']} steps, {ev}, {tr['tokens_per_s']:.0f} tokens/s ({tr['device']}, {tr['precision']}); adapter: {tr['adapter_is']}.", '']
+    L += [x for f in figure_md(out, ['loss', 'memory']) for x in (f, '')]
     L += _eval_lines(_read_json(out/'reports'/'eval.json'))
+    L += [x for f in figure_md(out, ['eval']) for x in (f, '')]
     mg = _read_json(out/'reports'/'merge.json')
     if mg:
         v = mg['verification']

@@ -169,3 +169,19 @@ def test_remote_code_is_not_run_unless_trusted(tmp_path):
     r = ftp('prepare', 'configs/quickstart.yaml', '--set', f'model.name_or_path={d}', '--set', f'output_dir={tmp_path/"run"}')
     assert r.returncode == 2 and 'trust_remote_code=true' in r.stderr, r.stderr[-2000:]
     assert not (tmp_path/'ran').exists()
+
+def test_report_figures_written_and_embedded(reference):
+    "The run writes its PNGs (real pictures of a sane size) and every image summary.md and eval.md show exists, relative to the report"
+    import re
+    import numpy as np
+    from PIL import Image
+    out, _ = reference
+    for name in ('loss', 'memory', 'eval_metrics'):
+        p = out/'reports'/f'{name}.png'
+        im = Image.open(p); w, h = im.size
+        assert im.format == 'PNG' and 400 < w < 1400 and 200 < h < 1000 and p.stat().st_size < 200_000, (name, im.size, p.stat().st_size)
+        assert np.asarray(im.convert('L')).std() > 10, f'{name}.png looks blank'
+    links = {f: re.findall(r'!\[[^\]]*\]\(([^)\s]+)\)', f.read_text()) for f in (out/'summary.md', out/'reports'/'eval.md')}
+    assert links[out/'summary.md'] == ['reports/loss.png', 'reports/memory.png', 'reports/eval_metrics.png'], links
+    assert links[out/'reports'/'eval.md'] == ['eval_metrics.png'], links
+    assert all((f.parent/l).is_file() for f, ls in links.items() for l in ls)
