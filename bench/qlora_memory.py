@@ -6,7 +6,7 @@ One command (run it under the shared CPU lock, nothing else running):
 
 Every configuration runs in its own fresh subprocess (`point` mode below), so its peak RSS is its own: the process's RSS high-water mark
 (Linux VmHWM) is reset after the model is loaded and read after the training steps, and a background sampler cross-checks it
-(ft_pipeline.memory.MemoryMonitor). The training step is the plainest one possible (forward, backward, AdamW on the LoRA parameter
+(ft_pipeline.core.MemoryMonitor). The training step is the plainest one possible (forward, backward, AdamW on the LoRA parameter
 groups) on full rows of real text: nothing of the memory comes from the data pipeline.
 
     python bench/qlora_memory.py point --bs 2 --len 256 --q4 1 --gc 0 --steps 3   # one configuration, prints one JSON line
@@ -33,18 +33,21 @@ VALID = [("What is the freezing point of water?", "Water freezes at 0 degrees Ce
 
 def point(a):
     "Train `a.steps` steps of one configuration; print a JSON line with its memory and timing."
-    from ft_pipeline.memory import MemoryMonitor, estimate_memory
+    from ft_pipeline.core import MemoryMonitor, resolve_device, resolve_precision, text_perplexity
+    from ft_pipeline.memory import estimate_memory
     mon = MemoryMonitor(interval=0.02)
     runtime = mon.stage('imports')['rss']
     import torch
     from ft_pipeline.config import load_config
     from ft_pipeline.lora import add_lora, lora_param_groups
-    from ft_pipeline.quant import load_base, perplexity, weight_bytes
+    from ft_pipeline.quant import load_base, prepare_for_training, weight_bytes
     torch.manual_seed(0)
     cfg = load_config(None, {'quantization.load_in_4bit': bool(a.q4), 'quantization.double_quant': bool(a.dq),
                              'training.gradient_checkpointing': bool(a.gc), 'training.micro_batch_size': a.bs, 'data.max_length': a.len})
     est = estimate_memory(cfg, suggest=False)
-    model, tok = load_base(cfg)
+    dev = resolve_device(cfg.training.device)
+    model, tok = load_base(cfg.model, cfg.quantization, dev, resolve_precision(dev, cfg.training.precision))
+    model = prepare_for_training(model, cfg.training.gradient_checkpointing)
     weights = weight_bytes(model)
     l = cfg.lora
     pm = add_lora(model, r=l.r, lora_alpha=l.alpha, lora_dropout=l.dropout, target_modules=l.target_modules)
@@ -69,7 +72,7 @@ def point(a):
                estimate_bytes=est.total, estimate_parts=est.parts)
     if a.ppl:
         pm.eval()
-        out['ppl_after'] = perplexity(pm, tok, [chat(u, r) for u, r in VALID])
+        out['ppl_after'] = text_perplexity(pm, tok, [chat(u, r) for u, r in VALID])
     print('RESULT ' + json.dumps(out), flush=True)
 
 

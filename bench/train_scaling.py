@@ -16,12 +16,13 @@ def point(length: int, gc: bool, precision: str) -> dict:
     from accelerate import Accelerator
     from ft_pipeline.config import load_config
     from ft_pipeline.lora import add_lora
-    from ft_pipeline.memory import MemoryMonitor
-    from ft_pipeline.quant import load_base
+    from ft_pipeline.core import MemoryMonitor
+    from ft_pipeline.quant import load_base, prepare_for_training
     from ft_pipeline.train import CausalLMLoss, make_optimizer, step_grads
     cfg = load_config(None, {'training.gradient_checkpointing': gc, 'training.precision': precision, 'training.device': 'cpu'})
     mon = MemoryMonitor('cpu').start()
-    model, tok = load_base(cfg)
+    model, tok = load_base(cfg.model, cfg.quantization, 'cpu', precision)
+    model = prepare_for_training(model, gc)
     model = add_lora(model, r=16, lora_alpha=32, lora_dropout=0.0)
     model.train()  # transformers checkpoints only in training mode: without this, checkpointing is silently off
     lm = CausalLMLoss(model)

@@ -8,7 +8,7 @@ import argparse, importlib.metadata, logging, os, platform, shutil, sys, traceba
 from pathlib import Path
 
 import yaml
-from .config import Config, FtError, Interrupted, RedactFilter, hf_token, load_config, resolve_device, resolve_precision
+from .config import Config, FtError, Interrupted, RedactFilter, hf_token, load_config
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ _KNOWN_BAD = [ # (package, predicate on its version tuple, what goes wrong)
 def doctor_report(cfg: Config | None = None) -> dict:
     "Facts about this machine and install that decide whether and how a run works."
     import psutil, torch
+    from ft_pipeline.core import resolve_device, resolve_precision
     from ft_pipeline.model import BUNDLED_ALIAS, ModelError, bundled_gguf, cache_dir, hub_reachable
     cfg = cfg or Config()
     pkgs = ['torch', 'transformers', 'peft', 'accelerate', 'bitsandbytes', 'datasets', 'gguf', 'safetensors', 'tokenizers',
@@ -102,7 +103,7 @@ def _cmd_run(a):
     print(res.summary)
 
 def _cmd_infer(a):
-    from ft_pipeline.merge import load_chat, repl
+    from ft_pipeline.infer import load_chat, repl
     chat = load_chat(a.output_dir, a.model)
     kw = dict(max_new_tokens=a.max_new_tokens, temperature=a.temperature)
     if a.interactive: repl(chat, **kw); return

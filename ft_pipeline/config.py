@@ -4,17 +4,17 @@
 
 # %% ../nbs/00_config.ipynb #c003
 from __future__ import annotations
-import difflib, hashlib, json, logging, os, random, re
+import difflib, hashlib, json, logging, os, re
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 # %% auto #0
 __all__ = ['FtError', 'ConfigError', 'Interrupted', 'ModelConfig', 'DataConfig', 'LoraConfig', 'QuantizationConfig',
            'TrainingConfig', 'EvaluationConfig', 'MergeConfig', 'ExportConfig', 'Config', 'load_config', 'hf_token',
-           'redact', 'RedactFilter', 'save_config', 'resolve_device', 'resolve_precision', 'set_seed']
+           'redact', 'RedactFilter', 'save_config', 'set_seed']
 
 # %% ../nbs/00_config.ipynb #c006
 class FtError(ValueError):
@@ -58,6 +58,7 @@ class DataConfig(_Section):
     mix_file: str | None = None # raw text mixed into SFT when training.mode=mixed (e.g. to limit forgetting)
     seed: int = 42 # seeds the split
 
+# %% ../nbs/00_config.ipynb #f002
 class LoraConfig(_Section):
     "The low-rank adapter: its size, where it goes, and its variants."
     r: int = Field(16, ge=1, le=4096) # rank: higher can learn more, costs memory and time
@@ -75,6 +76,7 @@ class QuantizationConfig(_Section):
     compute_dtype: Literal['auto', 'bf16', 'fp16', 'fp32'] = 'auto' # auto: bf16 where supported, fp16 on older GPUs, fp32 on CPU
     quant_storage: Literal['uint8', 'bf16', 'fp16', 'fp32'] = 'uint8' # storage dtype of packed 4-bit weights (bf16 for FSDP sharding)
 
+# %% ../nbs/00_config.ipynb #f004
 class TrainingConfig(_Section):
     "The optimisation: steps, batch, schedule, precision, checkpoints."
     mode: Literal['sft', 'pretrain', 'mixed'] = 'sft' # pretrain: loss on all tokens of `text` data; mixed: SFT plus data.mix_file
@@ -106,6 +108,7 @@ class TrainingConfig(_Section):
     device: Literal['auto', 'cpu', 'cuda', 'mps'] = 'auto'
     precision: Literal['auto', 'fp32', 'bf16', 'fp16'] = 'auto'
 
+# %% ../nbs/00_config.ipynb #f006
 class EvaluationConfig(_Section):
     "Evaluation against the base model."
     batch_size: int = Field(8, ge=1) # rows per forward pass (perplexity) and prompts per generate call
@@ -121,7 +124,7 @@ class EvaluationConfig(_Section):
 class MergeConfig(_Section):
     "Folding the adapter into the base weights."
     strategy: Literal['auto', 'dequantized', 'original'] = 'auto' # QLoRA: merge onto the NF4-dequantized or the original base; auto: the one measured closer
-    tolerance: float | None = None # max abs logit difference merged vs adapter model; None: 1e-4 for float32 bases, 5e-2 for 16-bit
+    tolerance: dict[str, float] = {'float32': 1e-4} # max abs logit difference merged vs adapter model, by the merged weights' dtype; unlisted dtypes are reported only
     verify_samples: int = Field(8, ge=1) # validation prompts in the verification batch
 
 class ExportConfig(_Section):
@@ -245,36 +248,8 @@ class RedactFilter(logging.Filter):
 # %% ../nbs/00_config.ipynb #c024
 def save_config(cfg: Config, path: str | Path) -> Path:
     "Write the resolved `cfg` as YAML to `path` atomically, secrets redacted."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    text = redact(yaml.safe_dump(cfg.model_dump(mode='json'), sort_keys=False), (hf_token() or '',))
-    tmp = path.with_suffix(path.suffix + '.tmp')
-    tmp.write_text(text, encoding='utf-8'); os.replace(tmp, path)
-    return path
-
-# %% ../nbs/00_config.ipynb #c027
-def resolve_device(pref: str = 'auto') -> str:
-    "'cuda', 'mps' or 'cpu' for the config value `pref` ('auto' picks the best available)."
-    import torch
-    has_mps = getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available()
-    if pref == 'auto': return 'cuda' if torch.cuda.is_available() else 'mps' if has_mps else 'cpu'
-    if pref == 'cuda' and not torch.cuda.is_available():
-        raise ConfigError("training.device=cuda but torch sees no CUDA GPU (torch.cuda.is_available() is False). "
-                          "Use --set training.device=auto, or install a CUDA build of torch.")
-    if pref == 'mps' and not has_mps: raise ConfigError("training.device=mps but this torch has no MPS backend. Use training.device=auto.")
-    return pref
-
-def resolve_precision(device: str, pref: str = 'auto') -> str:
-    "'bf16', 'fp16' or 'fp32' for `device` and the config value `pref`."
-    import torch
-    bf16_ok = device == 'cpu' or (device == 'cuda' and torch.cuda.is_bf16_supported(including_emulation=False))
-    if pref == 'auto':
-        if device == 'cuda': return 'bf16' if bf16_ok else 'fp16'
-        return 'fp16' if device == 'mps' else 'fp32'
-    if pref == 'bf16' and not bf16_ok:
-        raise ConfigError(f"training.precision=bf16 but this {device} has no native bf16 (needs compute capability >= 8.0). Use fp16 or auto.")
-    if pref == 'fp16' and device == 'cpu':
-        raise ConfigError("training.precision=fp16 is not supported on CPU (no fp16 matmul kernels worth using). Use fp32 or bf16.")
-    return pref
+    from ft_pipeline.core import atomic_write  # imported here: core brings torch, which `ft-pipeline config` does not need
+    return atomic_write(path, redact(yaml.safe_dump(cfg.model_dump(mode='json'), sort_keys=False), (hf_token() or '',)))
 
 # %% ../nbs/00_config.ipynb #c031
 def set_seed(seed: int):

@@ -4,43 +4,28 @@
 
 # %% ../nbs/05_evaluate.ipynb #c003
 from __future__ import annotations
-import contextlib, datetime, hashlib, importlib, json, logging, math, re, time
-from dataclasses import dataclass, field
+import contextlib, datetime, importlib, json, logging, math, re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import numpy as np, pandas as pd, torch
-import torch.nn.functional as F
+import numpy as np, pandas as pd
 from rouge_score import rouge_scorer
 from sacrebleu.metrics import BLEU, CHRF
 from .config import Config, FtError
+from .core import atomic_write, greedy_generate, perplexity, resolve_device, resolve_precision
+from .core import sha256_file, token_nll, write_json
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'EvalError', 'token_nll', 'score_rows', 'perplexity', 'length_bucket', 'ppl_table', 'generate', 'MetricStats',
+__all__ = ['log', 'EvalError', 'score_rows', 'rows_perplexity', 'length_bucket', 'ppl_table', 'MetricStats', 'CorpusMetric',
            'parse_json', 'task_metrics', 'load_metric_fn', 'paired_bootstrap', 'check_contamination', 'EvalReport',
            'compare', 'evaluate']
 
 # %% ../nbs/05_evaluate.ipynb #c006
 class EvalError(FtError):
     "The evaluation cannot produce an honest report (missing inputs, contaminated test data, a bad custom metric)."
-
-# %% ../nbs/05_evaluate.ipynb #c008
-@torch.inference_mode()
-def token_nll(model, batch: dict) -> dict[str, torch.Tensor]:
-    "Per-row sums of next-token NLL (float32 log-softmax) and token counts over response, prompt and all real tokens of a right-padded `batch`."
-    dev = model.get_input_embeddings().weight.device
-    ids, am, labels = (batch[k].to(dev) for k in ('input_ids', 'attention_mask', 'labels'))
-    logits = model(input_ids=ids, attention_mask=am).logits[:, :-1].float()
-    nll = F.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction='none')   # [bs, T-1]: target t+1 predicted at t
-    real = am[:, 1:].bool() & am[:, :-1].bool()
-    resp = real & (labels[:, 1:] != -100)
-    out = {}
-    for kind, m in (('response', resp), ('prompt', real & ~resp), ('overall', real)):
-        out[f'{kind}_nll'] = torch.where(m, nll, 0.).double().sum(1).cpu()
-        out[f'{kind}_n'] = m.sum(1).cpu()
-    return out
 
 # %% ../nbs/05_evaluate.ipynb #c015
 def score_rows(model, rows, # a sequence of dicts with input_ids, labels (and optionally source, sample_id)
@@ -58,10 +43,9 @@ def score_rows(model, rows, # a sequence of dicts with input_ids, labels (and op
                            n_tokens=len(rows[i]['input_ids']), **{k: v[j].item() for k, v in out.items()})
     return pd.DataFrame(recs)
 
-def perplexity(df: pd.DataFrame, kind: str = 'response') -> float:
+def rows_perplexity(df: pd.DataFrame, kind: str = 'response') -> float:
     "Token-weighted perplexity of the `kind` ('response', 'prompt', 'overall') tokens of the scored rows `df`."
-    n = df[f'{kind}_n'].sum()
-    return math.exp(df[f'{kind}_nll'].sum() / n) if n else float('nan')
+    return perplexity(df[f'{kind}_nll'].sum(), df[f'{kind}_n'].sum())
 
 # %% ../nbs/05_evaluate.ipynb #c019
 def length_bucket(n: int, edges: list[int]) -> str:
@@ -75,42 +59,47 @@ def length_bucket(n: int, edges: list[int]) -> str:
 def ppl_table(df: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
     "Response, prompt and overall perplexity with row and response-token counts, overall or per value of column `by`."
     groups = [('all', df)] if by is None else list(df.groupby(by, sort=True))
-    return pd.DataFrame([dict(group=g, rows=len(d), response_tokens=int(d.response_n.sum()), response_ppl=perplexity(d, 'response'),
-                              prompt_ppl=perplexity(d, 'prompt'), overall_ppl=perplexity(d, 'overall')) for g, d in groups]).set_index('group')
-
-# %% ../nbs/05_evaluate.ipynb #c022
-@torch.inference_mode()
-def generate(model, tok, prompts: list[str], # prompts already rendered with the chat template (generation prompt included)
-             max_new_tokens: int = 128, bs: int = 8) -> tuple[list[str], float]:
-    "Greedy completions of `prompts` (batched, left padded, KV cache) in input order, and samples/s."
-    from transformers import GenerationConfig
-    eos = model.generation_config.eos_token_id if model.generation_config.eos_token_id is not None else tok.eos_token_id
-    gcfg = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=False, use_cache=True, eos_token_id=eos, pad_token_id=tok.pad_token_id)
-    dev, side, outs = model.get_input_embeddings().weight.device, tok.padding_side, [None] * len(prompts)
-    order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
-    model.eval(); t0 = time.perf_counter()
-    try:
-        tok.padding_side = 'left'
-        for s in range(0, len(order), bs):
-            idx = order[s:s+bs]
-            enc = tok([prompts[i] for i in idx], return_tensors='pt', padding=True, add_special_tokens=False).to(dev)
-            gen = model.generate(**enc, generation_config=gcfg)[:, enc['input_ids'].shape[1]:]
-            for j, i in enumerate(idx): outs[i] = tok.decode(gen[j], skip_special_tokens=True).strip()
-    finally: tok.padding_side = side
-    return outs, len(prompts) / max(time.perf_counter() - t0, 1e-9)
+    return pd.DataFrame([dict(group=g, rows=len(d), response_tokens=int(d.response_n.sum()), response_ppl=rows_perplexity(d, 'response'),
+                              prompt_ppl=rows_perplexity(d, 'prompt'), overall_ppl=rows_perplexity(d, 'overall')) for g, d in groups]).set_index('group')
 
 # %% ../nbs/05_evaluate.ipynb #c026
 @dataclass
 class MetricStats:
-    "Per-sample statistics of one metric and how to turn summed statistics into the score."
+    "Per-sample additive statistics of one metric and how to turn summed statistics into the score."
     name: str
     stats: np.ndarray # [n_samples, k]
     agg: Callable[[np.ndarray], float] # summed stats [k] -> score
     higher_is_better: bool = True
+    def __len__(self): return len(self.stats)
     def score(self, idx=None) -> float: return float(self.agg((self.stats if idx is None else self.stats[idx]).sum(0)))
+
+@dataclass
+class CorpusMetric:
+    "A sacrebleu metric without public per-sample statistics: any resample is scored by the library's own `corpus_score`."
+    name: str
+    preds: list[str]
+    refs: list[str]
+    metric: object # e.g. sacrebleu.metrics.CHRF()
+    higher_is_better: bool = True
+    def __len__(self): return len(self.preds)
+    def score(self, idx=None) -> float:
+        idx = range(len(self.preds)) if idx is None else idx
+        return float(self.metric.corpus_score([self.preds[i] for i in idx], [[self.refs[i] for i in idx]]).score)
 
 def _mean_stats(name, xs, higher_is_better=True) -> MetricStats:
     return MetricStats(name, np.column_stack([np.asarray(xs, dtype=float), np.ones(len(xs))]), lambda s: s[0] / s[1], higher_is_better)
+
+# %% ../nbs/05_evaluate.ipynb #e001
+def _bleu_stats(preds: list[str], refs: list[str]) -> MetricStats:
+    "BLEU's sufficient statistics per sample ([sys_len, ref_len, matches x4, counts x4]) from sacrebleu's public sentence scores."
+    bleu = BLEU(); k = bleu.max_ngram_order
+    sc = [bleu.corpus_score([p], [[r]]) for p, r in zip(preds, refs)]
+    st = np.array([[s.sys_len, s.ref_len, *s.counts, *s.totals] for s in sc], dtype=float).reshape(len(sc), 2 + 2 * k)
+    def agg(t):
+        t = [int(x) for x in t]   # sacrebleu formats the lengths as integers
+        return BLEU.compute_bleu(t[2:2+k], t[2+k:], t[0], t[1], smooth_method=bleu.smooth_method, smooth_value=bleu.smooth_value,
+                                 effective_order=bleu.effective_order, max_ngram_order=k).score
+    return MetricStats('bleu', st, agg)
 
 _FENCE = re.compile(r'^```(?:json)?\s*(.*?)\s*```$', re.S)
 _NOJSON = object()
@@ -122,19 +111,15 @@ def parse_json(s: str):
     except ValueError: return _NOJSON
 
 # %% ../nbs/05_evaluate.ipynb #c027
-def _sacre_stats(metric, name, preds, refs) -> MetricStats:
-    st = np.array(metric._extract_corpus_statistics(preds, [refs]), dtype=float)
-    return MetricStats(name, st, lambda s: metric._compute_score_from_stats(list(s)).score)
-
 def task_metrics(preds: list[str], refs: list[str], messages: list[list[dict]] | None = None,
                  custom: Callable | None = None, # fn(prediction, reference, messages) -> float
-                 custom_name: str = 'custom') -> dict[str, MetricStats]:
+                 custom_name: str = 'custom') -> dict[str, MetricStats | CorpusMetric]:
     "Per-sample statistics of every task metric for `preds` against `refs`."
     norm = lambda s: ' '.join(s.split())
     rouge = rouge_scorer.RougeScorer(['rougeL'])
     m = {'exact_match': _mean_stats('exact_match', [norm(p) == norm(r) for p, r in zip(preds, refs)]),
          'rouge_l': _mean_stats('rouge_l', [rouge.score(r, p)['rougeL'].fmeasure for p, r in zip(preds, refs)]),
-         'bleu': _sacre_stats(BLEU(), 'bleu', preds, refs), 'chrf': _sacre_stats(CHRF(), 'chrf', preds, refs)}
+         'bleu': _bleu_stats(preds, refs), 'chrf': CorpusMetric('chrf', preds, refs, CHRF())}
     rj = [parse_json(r) for r in refs]
     if refs and all(r is not _NOJSON for r in rj):
         pj = [parse_json(p) for p in preds]
@@ -158,14 +143,12 @@ def load_metric_fn(spec: str) -> Callable:
     return f
 
 # %% ../nbs/05_evaluate.ipynb #c034
-def paired_bootstrap(base: MetricStats, tuned: MetricStats, n_boot: int = 1000, seed: int = 0) -> dict:
+def paired_bootstrap(base: MetricStats | CorpusMetric, tuned: MetricStats | CorpusMetric, n_boot: int = 1000, seed: int = 0) -> dict:
     "Difference tuned - base of a metric on the same samples, with a 95% paired-bootstrap interval and a verdict."
-    n = len(base.stats)
-    if n != len(tuned.stats): raise EvalError(f"{base.name}: {n} base samples but {len(tuned.stats)} tuned samples; the comparison must be paired")
+    n = len(base)
+    if n != len(tuned): raise EvalError(f"{base.name}: {n} base samples but {len(tuned)} tuned samples; the comparison must be paired")
     rng = np.random.default_rng(seed)
-    counts = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(n_boot)]).astype(float)  # [n_boot, n]
-    sa, sb = counts @ base.stats, counts @ tuned.stats
-    d = np.array([tuned.agg(b) - base.agg(a) for a, b in zip(sa, sb)])
+    d = np.array([tuned.score(idx) - base.score(idx) for idx in (rng.integers(0, n, n) for _ in range(n_boot))])
     d = d[np.isfinite(d)]
     lo, hi = (float(x) for x in np.percentile(d, [2.5, 97.5]))
     better, worse = (lo > 0, hi < 0) if tuned.higher_is_better else (hi < 0, lo > 0)
@@ -212,7 +195,7 @@ def _md_table(df: pd.DataFrame) -> str:
 
 # %% ../nbs/05_evaluate.ipynb #c043
 def _ppl_stats(df: pd.DataFrame, kind: str) -> MetricStats:
-    return MetricStats(f'{kind}_ppl', df[[f'{kind}_nll', f'{kind}_n']].to_numpy(float), lambda s: math.exp(s[0] / s[1]) if s[1] else float('nan'), False)
+    return MetricStats(f'{kind}_ppl', df[[f'{kind}_nll', f'{kind}_n']].to_numpy(float), lambda s: perplexity(s[0], s[1]), False)
 
 def compare(base: dict[str, MetricStats], tuned: dict[str, MetricStats], n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     "One row per metric: base, tuned, delta, 95% CI of the delta (paired bootstrap), verdict."
@@ -220,12 +203,6 @@ def compare(base: dict[str, MetricStats], tuned: dict[str, MetricStats], n_boot:
     return pd.DataFrame(rows).T.rename_axis('metric')
 
 # %% ../nbs/05_evaluate.ipynb #c046
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for b in iter(lambda: f.read(1 << 20), b''): h.update(b)
-    return h.hexdigest()
-
 def _model_identity(cfg: Config, out: Path, baseline: bool) -> dict:
     from ft_pipeline.model import resolve_model
     ident = {'base': {'name_or_path': cfg.model.name_or_path, 'revision': cfg.model.revision, 'resolved': resolve_model(cfg.model.name_or_path),
@@ -233,14 +210,15 @@ def _model_identity(cfg: Config, out: Path, baseline: bool) -> dict:
     if not baseline:
         ad = out/'adapter'
         acfg = json.loads((ad/'adapter_config.json').read_text())
-        ident['adapter'] = {'path': str(ad), 'sha256': _sha256(ad/'adapter_model.safetensors'), 'r': acfg.get('r'),
+        ident['adapter'] = {'path': str(ad), 'sha256': sha256_file(ad/'adapter_model.safetensors'), 'r': acfg.get('r'),
                             'lora_alpha': acfg.get('lora_alpha'), 'use_dora': acfg.get('use_dora'), 'target_modules': acfg.get('target_modules')}
     return ident
 
 def _load_systems(cfg: Config, out: Path, baseline: bool):
     "The model, tokenizer and a {name: context manager} of the systems to evaluate (base: adapter disabled)."
     from ft_pipeline.quant import load_base
-    model, tok = load_base(cfg)
+    device = resolve_device(cfg.training.device)
+    model, tok = load_base(cfg.model, cfg.quantization, device, resolve_precision(device, cfg.training.precision))
     if baseline: return model, tok, {'base': contextlib.nullcontext}
     ad = out/'adapter'
     if not (ad/'adapter_config.json').is_file() or not (ad/'adapter_model.safetensors').is_file():
@@ -285,7 +263,9 @@ def _measure(cfg: Config, model, tok, systems: dict, val, general: list[dict], t
     for name, ctx in systems.items():
         with ctx():
             r = {'val': score_rows(model, val, col, e.batch_size), 'general': score_rows(model, general, col, e.batch_size)}
-            if test: r['preds'], r['samples_per_s'] = generate(model, tok, prompts, e.max_new_tokens, e.batch_size)
+            if test:
+                g = greedy_generate(model, tok, prompts, e.max_new_tokens, e.batch_size)
+                r['preds'], r['samples_per_s'] = g.texts, g.samples_per_s
         res[name] = r
         log.info('evaluated %s', name)
     return res
@@ -298,12 +278,12 @@ def _report_data(cfg: Config, res: dict, test, ident: dict, baseline: bool) -> t
     custom = load_metric_fn(e.custom_metric) if e.custom_metric else None
     cname = e.custom_metric.partition(':')[2] if e.custom_metric else 'custom'
     val = {n: r['val'].assign(bucket=lambda d: d.n_tokens.map(lambda x: length_bucket(x, e.length_buckets))) for n, r in res.items()}
-    ppl = {n: {kind: perplexity(val[n], kind) for kind in ('response', 'prompt', 'overall')} for n in names}
+    ppl = {n: {kind: rows_perplexity(val[n], kind) for kind in ('response', 'prompt', 'overall')} for n in names}
     side = lambda by: pd.concat([ppl_table(val[names[0]], by)[['rows']]] +
                                 [ppl_table(val[n], by)[['response_ppl']].rename(columns={'response_ppl': f'{n} response_ppl'}) for n in names], axis=1)
     order = [length_bucket(e, e_cfg) for e_cfg in [e.length_buckets] for e in sorted(e_cfg)] + [length_bucket(10**9, e.length_buckets)]
     tabs = {'ppl_source': side('source'), 'ppl_bucket': side('bucket').pipe(lambda t: t.reindex([b for b in order if b in t.index]))}
-    gen_ppl = {n: perplexity(r['general'], 'overall') for n, r in res.items()}
+    gen_ppl = {n: rows_perplexity(r['general'], 'overall') for n, r in res.items()}
     d = {'created': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'), 'baseline_only': baseline, 'models': ident,
          'config_hash': cfg.section_hash(), 'evaluation_hash': cfg.section_hash('evaluation'),
          'perplexity': ppl, 'perplexity_by_source': json.loads(tabs['ppl_source'].to_json()), 'perplexity_by_length': json.loads(tabs['ppl_bucket'].to_json()),
@@ -337,6 +317,7 @@ def _examples(test, res: dict, k: int) -> list[dict]:
     return [dict(sample_id=test['rows'][i]['sample_id'], prompt=_last_user(test['messages'][i]), reference=test['refs'][i],
                  rouge_l=sc[i], **{n: res[n]['preds'][i] for n in res}) for i in pick]
 
+# %% ../nbs/05_evaluate.ipynb #e003
 def _markdown(d: dict, tabs: dict, examples: list[dict]) -> str:
     ids = d['models']
     L = [f"# Evaluation{' (base model only)' if d['baseline_only'] else ''}", '',
@@ -382,8 +363,6 @@ def evaluate(cfg: Config, baseline: bool = False) -> EvalReport:
     d, tabs = _report_data(cfg, res, test, _model_identity(cfg, out, baseline), baseline)
     d['examples'] = _examples(test, res, cfg.evaluation.num_examples)
     md = _markdown(d, tabs, d['examples'])
-    rep = out/'reports'; rep.mkdir(parents=True, exist_ok=True)
-    stem = 'baseline' if baseline else 'eval'
-    for suffix, text in (('.json', json.dumps(d, indent=1, default=float)), ('.md', md)):
-        tmp = rep/f'{stem}{suffix}.tmp'; tmp.write_text(text, encoding='utf-8'); tmp.replace(rep/f'{stem}{suffix}')
-    return EvalReport(d, md, rep/f'{stem}.json')
+    stem = out/'reports'/('baseline' if baseline else 'eval')
+    atomic_write(stem.with_suffix('.md'), md)
+    return EvalReport(d, md, write_json(stem.with_suffix('.json'), d, default=float))

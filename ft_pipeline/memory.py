@@ -4,127 +4,20 @@
 
 # %% ../nbs/03a_memory.ipynb #c004
 from __future__ import annotations
-import json, logging, os, re, threading, time
+import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import psutil, torch
+import torch
 from torch import nn
-from .config import Config, resolve_device, resolve_precision
+from .config import Config
+from .core import MemoryMonitor, _gb, ram_limit, resolve_device, resolve_precision
 from .lora import find_target_modules, _LINEAR
 from .model import resolve_model
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'ram_limit', 'MemoryMonitor', 'MemoryEstimate', 'estimate_memory', 'in_notebook', 'MemoryDashboard']
-
-# %% ../nbs/03a_memory.ipynb #c008
-def ram_limit() -> int:
-    "Bytes of RAM this process may use: the cgroup v2 limit when one is set, else the machine's total."
-    total = psutil.virtual_memory().total
-    p = Path('/sys/fs/cgroup/memory.max')
-    if p.is_file() and p.read_text().strip().isdigit(): return min(total, int(p.read_text()))
-    return total
-
-def _hwm() -> int | None:
-    "This process's peak RSS since the last reset (Linux VmHWM), in bytes; None elsewhere."
-    try: return int(re.search(r'VmHWM:\s+(\d+) kB', Path('/proc/self/status').read_text()).group(1)) * 1024
-    except (OSError, AttributeError): return None
-
-def _reset_hwm():
-    try: Path('/proc/self/clear_refs').write_text('5')  # '5' resets the peak RSS counter (Linux >= 4.0)
-    except OSError: pass
-
-# %% ../nbs/03a_memory.ipynb #c009
-def _gb(b): return f'{b/1e9:.2f}' if b is not None else ''
-
-class MemoryMonitor:
-    "Process RSS and CUDA memory at named stages, with a background peak sampler and a warning near the limit."
-    def __init__(self, device: str = 'cpu', # 'cpu', 'cuda' or 'mps'
-                 warn_frac: float = 0.9, # warn when usage passes this fraction of the limit
-                 interval: float = 0.05, # seconds between background samples
-                 ram_bytes: int | None = None, # RAM limit; None: `ram_limit()`
-                ):
-        self.device, self.warn_frac, self.interval = device, warn_frac, interval
-        self.ram_bytes = ram_bytes or ram_limit()
-        self.cuda_bytes = torch.cuda.get_device_properties(0).total_memory if device == 'cuda' else None
-        self.records, self.listeners, self.warnings = [], [], []  # listeners: f(monitor, record or None for a sample)
-        self.peak_rss = self.peak_cuda = 0
-        self.predicted = None  # predicted peak in bytes, for the dashboard and the report
-        self._proc, self._stop, self._thread = psutil.Process(), threading.Event(), None
-
-    def snapshot(self) -> dict:
-        "Current memory, in bytes."
-        d = {'rss': self._proc.memory_info().rss}
-        if self.device == 'cuda':
-            d |= {'cuda_allocated': torch.cuda.memory_allocated(), 'cuda_reserved': torch.cuda.memory_reserved(),
-                  'cuda_peak': torch.cuda.max_memory_allocated()}
-        return d
-
-    def stage(self, name: str) -> dict:
-        "Record memory now under the stage `name` (with the peak so far)."
-        snap = self._observe(name)
-        rec = dict(stage=name, time=time.time(), **snap, peak_rss=self.peak_rss) | ({'peak_cuda': self.peak_cuda} if self.device == 'cuda' else {})
-        self.records.append(rec)
-        for f in self.listeners: f(self, rec)
-        return rec
-
-    def _observe(self, where: str) -> dict:
-        snap = self.snapshot()
-        hwm = _hwm() if self._thread else None  # the kernel's exact peak, valid only since start() reset it
-        self.peak_rss = max(self.peak_rss, snap['rss'], hwm or 0)
-        if 'cuda_peak' in snap: self.peak_cuda = max(self.peak_cuda, snap['cuda_peak'])
-        for kind, used, limit in (('RAM', snap['rss'], self.ram_bytes), ('GPU', snap.get('cuda_reserved'), self.cuda_bytes)):
-            if used is None or not limit or used < self.warn_frac * limit or kind in {w['kind'] for w in self.warnings}: continue
-            self.warnings.append(dict(kind=kind, stage=where, used=used, limit=limit))
-            log.warning('memory: %s use %.2f GB is over %d%% of the %.2f GB limit (%s); estimate_memory() lists settings that use less',
-                        kind, used/1e9, round(100*self.warn_frac), limit/1e9, where)
-        return snap
-
-    def _sample(self):
-        while not self._stop.wait(self.interval):
-            self._observe('sampler')
-            for f in self.listeners: f(self, None)
-
-    def start(self) -> MemoryMonitor:
-        "Reset the peaks and start the background sampler."
-        _reset_hwm()
-        if self.device == 'cuda': torch.cuda.reset_peak_memory_stats()
-        self.peak_rss = self.peak_cuda = 0
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._sample, daemon=True, name='MemoryMonitor')
-        self._thread.start()
-        return self
-
-    def stop(self) -> dict:
-        "Stop the sampler and record the stage `peak`."
-        self._observe('peak')  # reads VmHWM while it is still valid
-        if self._thread: self._stop.set(); self._thread.join()
-        self._thread = None
-        return self.stage('peak')
-
-    def __enter__(self): return self.start()
-    def __exit__(self, *exc): self.stop()
-
-    def save(self, path: str | Path) -> Path:
-        "Write the limits, stages, peaks and warnings to `path` (JSON, atomically)."
-        path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-        d = dict(device=self.device, ram_bytes=self.ram_bytes, cuda_bytes=self.cuda_bytes, warn_frac=self.warn_frac, peak_rss=self.peak_rss,
-                 peak_cuda=self.peak_cuda if self.device == 'cuda' else None, predicted=self.predicted, stages=self.records,
-                 warnings=self.warnings)
-        tmp = path.with_suffix('.tmp'); tmp.write_text(json.dumps(d, indent=1)); os.replace(tmp, path)
-        return path
-
-    def _repr_markdown_(self):
-        cuda = self.device == 'cuda'
-        head = '| stage | RSS GB | peak RSS GB |' + (' CUDA alloc GB | CUDA reserved GB | CUDA peak GB |' if cuda else '')
-        rows = [f"| {r['stage']} | {_gb(r['rss'])} | {_gb(r['peak_rss'])} |" +
-                (f" {_gb(r['cuda_allocated'])} | {_gb(r['cuda_reserved'])} | {_gb(r['peak_cuda'])} |" if cuda else '') for r in self.records]
-        lim = f"RAM limit {_gb(self.ram_bytes)} GB" + (f", GPU {_gb(self.cuda_bytes)} GB" if cuda else '')
-        pred = f", predicted peak {_gb(self.predicted)} GB" if self.predicted else ''
-        warn = ''.join(f"\n\n**warning**: {w['kind']} at {_gb(w['used'])} GB of {_gb(w['limit'])} GB ({w['stage']})" for w in self.warnings)
-        return f"{lim}{pred}\n\n{head}\n|{'---|' * (head.count('|') - 1)}\n" + '\n'.join(rows) + warn
+__all__ = ['log', 'MemoryEstimate', 'estimate_memory', 'in_notebook', 'MemoryDashboard']
 
 # %% ../nbs/03a_memory.ipynb #c017
 _RUNTIME_CPU = 480e6  # RSS of a process that imported torch, transformers, peft, bitsandbytes, ft_pipeline (bench/qlora_memory.py)
@@ -271,41 +164,41 @@ class MemoryDashboard:
     def __init__(self, monitor: MemoryMonitor, widgets: bool | None = None): # None: widgets when in a notebook
         self.monitor, self.widgets = monitor, in_notebook() if widgets is None else widgets
         self.lines = []
-        if self.widgets: self._build()
+        if self.widgets: _build_widgets(self)
         monitor.listeners.append(self.update)
-
-    def _build(self):
-        import ipywidgets as W
-        m = self.monitor
-        bar = lambda desc, limit: W.FloatProgress(value=0, min=0, max=limit/1e9, description=desc, bar_style='info',
-                                                 layout=W.Layout(width='60%'))
-        self.ram_bar, self.ram_text = bar('RAM', m.ram_bytes), W.Label()
-        self.gpu_bar, self.gpu_text = (bar('GPU', m.cuda_bytes), W.Label()) if m.cuda_bytes else (None, None)
-        self.peak = W.HTML()
-        self.log = W.HTML()
-        rows = [W.HBox([self.ram_bar, self.ram_text])] + ([W.HBox([self.gpu_bar, self.gpu_text])] if self.gpu_bar else [])
-        self.box = W.VBox(rows + [self.peak, self.log])
 
     def update(self, monitor: MemoryMonitor, rec: dict | None = None):
         "Refresh from `monitor`; `rec` is a new stage record (None for a background sample)."
-        m = monitor
         if rec is not None:
             self.lines.append(f"{rec['stage']}: RSS {_gb(rec['rss'])} GB" + (f", CUDA {_gb(rec['cuda_allocated'])} GB" if 'cuda_allocated' in rec else ''))
             if not self.widgets: log.info('memory %s', self.lines[-1])
-        if not self.widgets: return
-        snap = rec or m.snapshot()
-        self.ram_bar.value = snap['rss'] / 1e9
-        self.ram_bar.bar_style = 'danger' if snap['rss'] > m.warn_frac * m.ram_bytes else 'info'
-        self.ram_text.value = f"{_gb(snap['rss'])} / {_gb(m.ram_bytes)} GB"
-        if self.gpu_bar is not None and 'cuda_reserved' in snap:
-            self.gpu_bar.value = snap['cuda_reserved'] / 1e9
-            self.gpu_bar.bar_style = 'danger' if snap['cuda_reserved'] > m.warn_frac * m.cuda_bytes else 'info'
-            self.gpu_text.value = f"{_gb(snap['cuda_reserved'])} / {_gb(m.cuda_bytes)} GB reserved"
-        peak = m.peak_cuda if m.device == 'cuda' else m.peak_rss
-        self.peak.value = f"peak <b>{_gb(peak)} GB</b>" + (f", predicted <b>{_gb(m.predicted)} GB</b>" if m.predicted else '')
-        self.log.value = '<br>'.join(self.lines[-12:])
+        if self.widgets: _refresh_widgets(self, rec or monitor.snapshot())
 
     def _ipython_display_(self):
         from IPython.display import display
         if self.widgets: display(self.box)
         else: display(self.monitor)
+
+# %% ../nbs/03a_memory.ipynb #y002
+def _build_widgets(d: MemoryDashboard):
+    import ipywidgets as W
+    m = d.monitor
+    bar = lambda desc, limit: W.FloatProgress(value=0, min=0, max=limit/1e9, description=desc, bar_style='info', layout=W.Layout(width='60%'))
+    d.ram_bar, d.ram_text = bar('RAM', m.ram_bytes), W.Label()
+    d.gpu_bar, d.gpu_text = (bar('GPU', m.cuda_bytes), W.Label()) if m.cuda_bytes else (None, None)
+    d.peak, d.log = W.HTML(), W.HTML()
+    rows = [W.HBox([d.ram_bar, d.ram_text])] + ([W.HBox([d.gpu_bar, d.gpu_text])] if d.gpu_bar else [])
+    d.box = W.VBox(rows + [d.peak, d.log])
+
+def _refresh_widgets(d: MemoryDashboard, snap: dict):
+    m = d.monitor
+    d.ram_bar.value = snap['rss'] / 1e9
+    d.ram_bar.bar_style = 'danger' if snap['rss'] > m.warn_frac * m.ram_bytes else 'info'
+    d.ram_text.value = f"{_gb(snap['rss'])} / {_gb(m.ram_bytes)} GB"
+    if d.gpu_bar is not None and 'cuda_reserved' in snap:
+        d.gpu_bar.value = snap['cuda_reserved'] / 1e9
+        d.gpu_bar.bar_style = 'danger' if snap['cuda_reserved'] > m.warn_frac * m.cuda_bytes else 'info'
+        d.gpu_text.value = f"{_gb(snap['cuda_reserved'])} / {_gb(m.cuda_bytes)} GB reserved"
+    peak = m.peak_cuda if m.device == 'cuda' else m.peak_rss
+    d.peak.value = f"peak <b>{_gb(peak)} GB</b>" + (f", predicted <b>{_gb(m.predicted)} GB</b>" if m.predicted else '')
+    d.log.value = '<br>'.join(d.lines[-12:])

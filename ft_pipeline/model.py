@@ -4,12 +4,13 @@
 
 # %% ../nbs/00a_model.ipynb #c003
 from __future__ import annotations
-import hashlib, importlib.metadata, importlib.util, json, logging, os, shutil, socket, time
+import importlib.metadata, importlib.util, json, logging, os, shutil, socket, time
 from pathlib import Path
 
 import torch
 from filelock import FileLock
 from .config import FtError, ModelConfig, hf_token
+from .core import greedy_generate, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +41,6 @@ def cache_dir() -> Path:
 # %% ../nbs/00a_model.ipynb #c009
 _MARKER = 'ft_pipeline_source.json'
 
-def _sha256(path: Path, bs=1<<20) -> str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for b in iter(lambda: f.read(bs), b''): h.update(b)
-    return h.hexdigest()
-
 def convert_gguf(gguf: Path, dest: Path) -> Path:
     "Convert the GGUF model file `gguf` to a Hugging Face directory `dest` (float32 safetensors, tokenizer, chat template)."
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
@@ -58,11 +53,11 @@ def convert_gguf(gguf: Path, dest: Path) -> Path:
     src = AutoModelForCausalLM.from_pretrained(gguf.parent, dtype=torch.float32, **kw)
     cfg.dtype, cfg.architectures = torch.float32, [type(src).__name__]
     model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)
-    res = model.load_state_dict(src.state_dict(), strict=True)
+    model.load_state_dict(src.state_dict(), strict=True)  # raises on any missing or unexpected key
     model.generation_config = src.generation_config
     model.save_pretrained(tmp, safe_serialization=True)
     tok.save_pretrained(tmp)
-    (tmp/_MARKER).write_text(json.dumps({'source': str(gguf), 'sha256': _sha256(gguf), 'size': gguf.stat().st_size,
+    (tmp/_MARKER).write_text(json.dumps({'source': str(gguf), 'sha256': sha256_file(gguf), 'size': gguf.stat().st_size,
                                           'transformers': importlib.metadata.version('transformers')}, indent=1))
     if dest.exists(): shutil.rmtree(dest)
     os.replace(tmp, dest)
@@ -144,10 +139,8 @@ def load_model(mcfg: ModelConfig, dtype: torch.dtype = torch.float32, device: st
     return m if 'quantization_config' in kw else m.to(device)
 
 # %% ../nbs/00a_model.ipynb #c022
-@torch.inference_mode()
 def generate_reply(model, tok, messages: list[dict] | str, max_new_tokens: int = 64) -> str:
     "Greedy reply of `model` to a chat (`messages`, or a single user prompt) rendered with the tokenizer's chat template."
     if isinstance(messages, str): messages = [{'role': 'user', 'content': messages}]
-    enc = tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors='pt', return_dict=True).to(model.device)
-    out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id)
-    return tok.decode(out[0, enc['input_ids'].shape[1]:], skip_special_tokens=True).strip()
+    prompt = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    return greedy_generate(model, tok, [prompt], max_new_tokens).texts[0]

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from accelerate import PartialState
-from .config import Config, FtError, load_config, resolve_device, save_config
-from .memory import MemoryMonitor
+from .config import Config, FtError, load_config, save_config
+from .core import MemoryMonitor, resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -188,9 +188,10 @@ def write_summary(cfg: Config) -> str:
     L += _eval_lines(_read_json(out/'reports'/'eval.json'))
     mg = _read_json(out/'reports'/'merge.json')
     if mg:
-        v = mg.get('verification')
-        check = (f"checked against the adapter model: max logit difference {v['max_abs_logit_diff']:.2g} (tolerance {v['tolerance']:g}), "
-                 f"greedy agreement {v['greedy_agreement']:.0%}" if v else 'not verified (merge.verify is off)')
+        v = mg['verification']
+        judged = f"merge.tolerance {v['tolerance']:g}: {v['status']}" if v['tolerance'] is not None else 'no merge.tolerance for these weights: reported'
+        check = (f"checked against the adapter model: max logit difference {v['max_abs_logit_diff']:.2g} ({judged}), "
+                 f"top-1 agreement {v['top1_agreement']:.0%}")
         L += [f"Merge: {mg['merged_modules']} modules into `merged/` ({mg['strategy']} base); {check}. Details: reports/merge.json.", '']
     ex = _read_json(out/'reports'/'export.json')
     if ex:

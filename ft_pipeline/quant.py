@@ -4,33 +4,20 @@
 
 # %% ../nbs/03_quant.ipynb #c004
 from __future__ import annotations
-import ctypes, gc, logging, math, platform
+import ctypes, gc, logging, platform
 
 import torch
 import bitsandbytes as bnb
 from peft import prepare_model_for_kbit_training
 from transformers import BitsAndBytesConfig
-from .config import Config, ConfigError, QuantizationConfig, resolve_device, resolve_precision
+from .config import ConfigError, ModelConfig, QuantizationConfig
+from .core import DTYPES, resolve_precision
 from .model import load_model, load_tokenizer
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'resolve_compute_dtype', 'check_quant_support', 'bnb_config', 'load_base', 'weight_bytes', 'perplexity']
-
-# %% ../nbs/03_quant.ipynb #c008
-_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16, 'fp32': torch.float32, 'uint8': torch.uint8}
-
-def resolve_compute_dtype(pref: str, device: str) -> torch.dtype:
-    "torch dtype for `quantization.compute_dtype` = `pref` on `device`."
-    if pref == 'auto':
-        if device == 'cuda': return torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else torch.float16
-        return torch.float16 if device == 'mps' else torch.float32
-    if device == 'cpu' and pref == 'fp16':
-        raise ConfigError("quantization.compute_dtype=fp16 is not supported on CPU (no fp16 matmul kernels). Use auto (fp32) or bf16.")
-    if device == 'cuda' and pref == 'bf16' and not torch.cuda.is_bf16_supported(including_emulation=False):
-        raise ConfigError("quantization.compute_dtype=bf16 needs a GPU with compute capability >= 8.0. Use fp16 or auto.")
-    return _DTYPES[pref]
+__all__ = ['log', 'check_quant_support', 'bnb_config', 'load_base', 'prepare_for_training', 'weight_bytes']
 
 # %% ../nbs/03_quant.ipynb #c011
 def check_quant_support(q: QuantizationConfig, device: str,
@@ -48,17 +35,17 @@ def check_quant_support(q: QuantizationConfig, device: str,
         if tuple(cc) < (6, 1):
             raise ConfigError(f"quantization.load_in_4bit=true needs a GPU of compute capability >= 6.1; this one is {cc[0]}.{cc[1]}. "
                               "Set quantization.load_in_4bit=false (LoRA on an fp16 base needs about 4x the weight memory).")
-    resolve_compute_dtype(q.compute_dtype, device)
+    resolve_precision(device, q.compute_dtype, 'quantization.compute_dtype')
 
 # %% ../nbs/03_quant.ipynb #c014
 def bnb_config(q: QuantizationConfig, device: str) -> BitsAndBytesConfig:
     "The transformers `BitsAndBytesConfig` for `q` on `device`."
     return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type=q.quant_type, bnb_4bit_use_double_quant=q.double_quant,
-                              bnb_4bit_compute_dtype=resolve_compute_dtype(q.compute_dtype, device),
-                              bnb_4bit_quant_storage=_DTYPES[q.quant_storage])
+                              bnb_4bit_compute_dtype=DTYPES[resolve_precision(device, q.compute_dtype, 'quantization.compute_dtype')],
+                              bnb_4bit_quant_storage=DTYPES[q.quant_storage])
 
-def _keep_trainable_on_cpu(model):
-    "Stop bitsandbytes from repacking 4-bit weights for its bf16 CPU inference kernel, which has no backward (see below)."
+def _no_cpu_repack(model):
+    "Stop bitsandbytes from repacking 4-bit weights for its bf16 CPU inference kernel (see the trap below)."
     for m in model.modules():
         if isinstance(m, bnb.nn.Linear4bit): m.support_avx512bf16_for_cpu = False
 
@@ -76,30 +63,35 @@ def _own_memory(model):
     gc.collect()
     if (libc := _glibc()) is not None: libc.malloc_trim(0)
 
-def _enable_checkpointing(model):
-    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={'use_reentrant': False})
-    model.enable_input_require_grads()
-
-def load_base(cfg: Config):
-    "The base model and tokenizer for training: quantized per `cfg.quantization`, on `cfg.training.device`, prepared for adapters."
-    device = resolve_device(cfg.training.device)
-    prec = resolve_precision(device, cfg.training.precision)
-    q, gc = cfg.quantization, cfg.training.gradient_checkpointing
+# %% ../nbs/03_quant.ipynb #q005
+def load_base(mcfg: ModelConfig, q: QuantizationConfig,
+              device: str, # resolved: 'cpu', 'cuda' or 'mps' (`resolve_device`)
+              precision: str, # resolved: 'fp32', 'bf16' or 'fp16' (`resolve_precision`); the weights' dtype unless 4-bit
+             ):
+    "The base model of `mcfg` (4-bit per `q`, else in `precision`) on `device`, and its tokenizer; nothing is prepared for training."
     check_quant_support(q, device)  # before any loading
     if device == 'cpu': _mmap_large_allocations()
-    tok = load_tokenizer(cfg.model)
+    tok = load_tokenizer(mcfg)
     if q.load_in_4bit:
         qc = bnb_config(q, device)
-        model = load_model(cfg.model, dtype=qc.bnb_4bit_compute_dtype, device=device, quantization_config=qc, device_map={'': device})
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=gc, gradient_checkpointing_kwargs={'use_reentrant': False})
-        if device == 'cpu': _keep_trainable_on_cpu(model); _own_memory(model)
-    else:
-        model = load_model(cfg.model, dtype=_DTYPES[prec], device=device)
-        for p in model.parameters(): p.requires_grad_(False)
-        if gc: _enable_checkpointing(model)
-    log.info('base %s on %s: %s, %.0f MB of weights', cfg.model.name_or_path, device,
-             f'{q.quant_type}{"+dq" if q.double_quant else ""} 4-bit' if q.load_in_4bit else prec, model.get_memory_footprint()/1e6)
+        model = load_model(mcfg, dtype=qc.bnb_4bit_compute_dtype, device=device, quantization_config=qc, device_map={'': device})
+        if device == 'cpu': _no_cpu_repack(model); _own_memory(model)
+    else: model = load_model(mcfg, dtype=DTYPES[precision], device=device)
+    log.info('base %s on %s: %s, %.0f MB of weights', mcfg.name_or_path, device,
+             f'{q.quant_type}{"+dq" if q.double_quant else ""} 4-bit' if q.load_in_4bit else precision, model.get_memory_footprint()/1e6)
     return model, tok
+
+# %% ../nbs/03_quant.ipynb #q002
+def prepare_for_training(model, gradient_checkpointing: bool = False):
+    "`model` with every base weight frozen (4-bit: PEFT's k-bit preparation, fp32 norms), optionally with non-reentrant gradient checkpointing."
+    if any(isinstance(m, bnb.nn.Linear4bit) for m in model.modules()):
+        return prepare_model_for_kbit_training(model, use_gradient_checkpointing=gradient_checkpointing,
+                                               gradient_checkpointing_kwargs={'use_reentrant': False})
+    for p in model.parameters(): p.requires_grad_(False)
+    if gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={'use_reentrant': False})
+        model.enable_input_require_grads()
+    return model
 
 # %% ../nbs/03_quant.ipynb #c028
 def weight_bytes(model) -> int:
@@ -113,18 +105,3 @@ def weight_bytes(model) -> int:
             n += sum(x.numel() * x.element_size() for x in (qs.absmax, qs.code) if x is not None) + (qs.offset.numel() * 4 if qs.offset is not None else 0)
             qs = qs.state2 if qs.nested else None
     return n
-
-# %% ../nbs/03_quant.ipynb #c031
-@torch.no_grad()
-def perplexity(model, tok, texts: list[str], max_length: int = 1024) -> float:
-    "Token-weighted perplexity of `model` on `texts` (each scored on its own, all tokens after the first)."
-    nll, n = 0.0, 0
-    dev = next(model.parameters()).device
-    for t in texts:
-        ids = tok(t, return_tensors='pt', truncation=True, max_length=max_length).input_ids.to(dev)
-        k = ids.shape[1] - 1
-        if k < 1: continue
-        nll += model(input_ids=ids, labels=ids).loss.float().item() * k
-        n += k
-    if not n: raise ValueError("perplexity: no text has two or more tokens")
-    return math.exp(nll / n)

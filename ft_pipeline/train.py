@@ -13,11 +13,12 @@ import torch.nn.functional as F
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState, GradientState
 from datasets import concatenate_datasets
-from .config import Config, FtError, Interrupted, resolve_device, resolve_precision, save_config, set_seed
+from .config import Config, FtError, Interrupted, save_config, set_seed
+from .core import MemoryMonitor, resolve_device, resolve_precision
 from .data import LengthGroupedBatchSampler, collate, load_prepared
 from .lora import add_lora, lora_param_groups
-from .memory import MemoryDashboard, MemoryMonitor, estimate_memory, in_notebook
-from .quant import load_base
+from .memory import MemoryDashboard, estimate_memory, in_notebook
+from .quant import load_base, prepare_for_training
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
@@ -441,7 +442,8 @@ def train(cfg: Config,
     set_seed(tc.seed)
     mon = MemoryMonitor(device).start(); mon.stage('baseline')
     mon.predicted = estimate_memory(cfg).total
-    model, tok = load_base(cfg)  # 4-bit, dtype and gradient checkpointing as configured (nbs/03_quant.ipynb)
+    model, tok = load_base(cfg.model, cfg.quantization, device, precision)  # 4-bit or dtype as configured (nbs/03_quant.ipynb)
+    model = prepare_for_training(model, tc.gradient_checkpointing)
     mon.stage('model loaded')
     model = add_lora(model, r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout, target_modules=cfg.lora.target_modules,
                      use_dora=cfg.lora.use_dora, use_rslora=cfg.lora.use_rslora)
