@@ -255,7 +255,8 @@ def _forgetting_rows(tok, texts: list[str], max_length: int) -> list[dict]:
 # %% ../nbs/05_evaluate.ipynb #c048
 def _measure(cfg: Config, model, tok, systems: dict, val, general: list[dict], test) -> dict:
     "Per-system scored validation rows, general-text rows, generations and samples/s."
-    from ft_pipeline.data import collate, render_prompt
+    from ft_pipeline.batching import collate
+    from ft_pipeline.templates import render_prompt
     e = cfg.evaluation
     col = lambda rows: collate(rows, tok.pad_token_id)
     prompts = [render_prompt(tok, m[:-1], cfg.data.chat_template) for m in test['messages']] if test else []
@@ -352,7 +353,7 @@ def _markdown(d: dict, tabs: dict, examples: list[dict]) -> str:
 # %% ../nbs/05_evaluate.ipynb #c052
 def evaluate(cfg: Config, baseline: bool = False) -> EvalReport:
     "Evaluate the run in `cfg.output_dir` (base vs tuned, or the base alone) and write reports/eval.{json,md} (baseline.{json,md})."
-    from ft_pipeline.data import general_text
+    from ft_pipeline.bundled import general_text
     out = Path(cfg.output_dir)
     val = _load_split(out, 'validation')
     if val is None: raise EvalError(f"{out/'data'/'validation'} does not exist: run `ft-pipeline prepare {out/'config.yaml'}` first")

@@ -32,7 +32,7 @@ class Chat:
 
     def stream(self, messages: list[dict], max_new_tokens: int = 256, temperature: float = 0.0) -> Iterator[str]:
         "Yield the reply to `messages` piece by piece."
-        from ft_pipeline.data import render_prompt
+        from ft_pipeline.templates import render_prompt
         prompt = render_prompt(self.tok, messages, self.chat_template)
         ids = self.tok(prompt, add_special_tokens=False)['input_ids']
         if self.kind == 'gguf':

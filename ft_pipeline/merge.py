@@ -168,7 +168,7 @@ def _dir_mb(d: Path) -> float: return sum(f.stat().st_size for f in d.glob('*.sa
 def _verify_batch(out: Path, n: int, pad_id: int) -> tuple[dict, list[list[int]]]:
     "The first `n` validation rows as a right-padded batch, and their prompts (the unsupervised prefix) for greedy continuations."
     from datasets import load_from_disk
-    from ft_pipeline.data import collate
+    from ft_pipeline.batching import collate
     p = out/'data'/'validation'
     if not p.exists(): raise MergeError(f"{p} does not exist: merge verification needs the validation split; run `ft-pipeline prepare` first")
     ds = load_from_disk(str(p))
@@ -199,7 +199,7 @@ def _verify_setup(n_params: int, device: str) -> tuple[str, torch.dtype]:
 # %% ../nbs/06_merge.ipynb #c028
 def _chat_template(cfg: Config, tok) -> str | None:
     "The chat template training used: the `data.chat_template` override (named or Jinja) or else the tokenizer's own."
-    from ft_pipeline.data import get_template
+    from ft_pipeline.templates import get_template
     return get_template(tok, cfg.data.chat_template)
 
 def _tolerance(tol: dict[str, float], dtypes: list[str]) -> float | None:

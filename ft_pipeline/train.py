@@ -15,7 +15,8 @@ from accelerate.state import AcceleratorState, GradientState
 from datasets import concatenate_datasets
 from .config import Config, FtError, Interrupted, save_config, set_seed
 from .core import MemoryMonitor, resolve_device, resolve_precision
-from .data import LengthGroupedBatchSampler, collate, load_prepared
+from .batching import LengthGroupedBatchSampler, collate
+from .data import load_prepared
 from .lora import add_lora, lora_param_groups
 from .memory import MemoryDashboard, estimate_memory, in_notebook
 from .quant import load_base, prepare_for_training
