@@ -18,7 +18,7 @@ from datasets import concatenate_datasets
 from torch.utils.data import DataLoader
 from .checkpoints import latest_valid_checkpoint, list_checkpoints, prune_checkpoints, write_manifest
 from .batching import LengthGroupedBatchSampler, collate
-from .config import Config, FtError, Interrupted, save_config, set_seed
+from .config import Config, FtError, Interrupted, redact, save_config, set_seed
 from .core import MemoryMonitor, atomic_write, resolve_device, resolve_precision, write_json
 from .data import load_prepared
 from .lora import add_lora, lora_param_groups
@@ -422,7 +422,7 @@ def _resume_or_start(run: Run):
         log.info('resuming from %s (step %d)', ck, run.state.step)
     elif acc.is_main_process and run.ckpt_dir.exists(): move_aside(run.out, 'checkpoints')  # start over, but never delete a run's work
     if acc.is_main_process: save_config(run.cfg, run.out/'config.yaml')
-    run.mlog = MetricsLog(run.out, tc.report_to, enabled=acc.is_main_process, run_config=run.cfg.model_dump(mode='json'))
+    run.mlog = MetricsLog(run.out, tc.report_to, enabled=acc.is_main_process, run_config=json.loads(redact(json.dumps(run.cfg.model_dump(mode='json')))))  # W&B keeps it: no URL passwords
     run.mlog.truncate(run.state.step)
     _set_lr(run)
     if run.resumed is None: _save(run, {'eval_loss': None})
