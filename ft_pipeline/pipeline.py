@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from accelerate import PartialState
-from .config import Config, FtError, load_config, save_config
+from .config import Config, FtError, load_config, redact, save_config
 from .core import MemoryMonitor, resolve_device
 from .rundir import (MANIFEST, DiskFullError, check_run_dir, claim, disk_full, lock_run_dir, move_aside, newest_file,
                                 remove_claimed, remove_orphans)
@@ -61,7 +61,7 @@ def read_marker(out: Path, stage: str) -> dict | None:
 def write_marker(out: Path, stage: str, **info):
     "Write the marker of `stage` atomically."
     p = _marker_path(out, stage); p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_suffix('.tmp'); tmp.write_text(json.dumps(info, indent=1)); os.replace(tmp, p)
+    tmp = p.with_suffix('.tmp'); tmp.write_text(redact(json.dumps(info, indent=1))); os.replace(tmp, p)  # inputs may hold a URL password
 
 def changed_inputs(old: dict | None, new: dict) -> list[str]:
     "The differences between two `stage_inputs` (`old` None: not recorded), as 'key: old -> new'."

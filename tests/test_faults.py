@@ -140,8 +140,9 @@ def test_output_dir_that_is_not_a_run_dir_is_refused(tiny, tmp_path, monkeypatch
     work = tmp_path/'project'; (work/'data').mkdir(parents=True)
     data = work/'data'/'train.jsonl'
     data.write_text('\n'.join(json.dumps({'instruction': f'Say {i}.', 'output': f'{i}'}) for i in range(40)))
-    monkeypatch.chdir(work); monkeypatch.setenv('HOME', str(work))
-    out = {'cwd': '.', 'home': '~', 'holds the data': str(work)}[where]
+    if where == 'cwd': monkeypatch.chdir(work)
+    if where == 'home': monkeypatch.setenv('HOME', str(work))
+    out = {'cwd': '.', 'home': str(work), 'holds the data': str(work)}[where]
     before = snapshot(work)
     rc, err = cli(capsys, 'run', CFG, *sets(over(tiny, out, **{'data.train_file': str(data), 'data.max_samples': None})), '--only', 'prepare')
     record(f'output_dir is {where}', rc, err, "the user's files", None, err)
