@@ -1,7 +1,7 @@
 """ft_pipeline's GGUF writer vs llama.cpp's own convert_hf_to_gguf.py on the same merged model: wall time, peak memory, tensor equality.
 
 Run (under the shared CPU lock, nothing else running):
-    flock /tmp/ft_cpu.lock .venv/bin/python bench/gguf_vs_llamacpp.py
+    flock /work/heavy.lock .venv/bin/python bench/gguf_vs_llamacpp.py
 The converter comes from llama-cpp-python's sdist (vendor/llama.cpp), fetched with `pip download --no-deps --no-binary :all:` into
 --work unless --llama-cpp points at an extracted llama.cpp tree; it is never copied into this repository. Each conversion runs in a
 fresh Python process, one at a time; peak memory is that process's maximum resident set (os.wait4 ru_maxrss).
@@ -23,15 +23,18 @@ def llama_cpp_tree(work: Path) -> Path:
     with tarfile.open(work/f'llama_cpp_python-{LLAMA_CPP_PYTHON}.tar.gz') as t: t.extractall(work, filter='data')
     return tree
 
-def run(cmd: list[str]) -> dict:
-    "Run `cmd`, returning wall seconds and the child's peak RSS in MiB."
+def run(cmd: list[str], child_json: bool = False) -> dict:
+    "Run `cmd`: wall seconds, the child's peak RSS in MiB and, with `child_json`, the JSON object it prints on its last stdout line."
     t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    err = p.stderr.read()
-    _, status, ru = os.wait4(p.pid, 0)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE if child_json else subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err = p.stderr.read()                      # to EOF: the child has exited (or closed stderr); stdout holds one short line
+    out = p.stdout.read() if child_json else b''
+    _, status, ru = os.wait4(p.pid, 0)         # reaps it and gives its own ru_maxrss
     dt = time.perf_counter() - t0
     if os.waitstatus_to_exitcode(status) != 0: raise RuntimeError(f"{' '.join(cmd)} failed:\n{err.decode()[-2000:]}")
-    return {'seconds': round(dt, 2), 'peak_rss_mib': round(ru.ru_maxrss / 1024, 1)}
+    res = {'seconds': round(dt, 2), 'peak_rss_mib': round(ru.ru_maxrss / 1024, 1)}
+    if child_json: res['child'] = json.loads(out.decode().strip().splitlines()[-1])
+    return res
 
 def compare(a: Path, b: Path) -> dict:
     "Tensor-level comparison of two GGUF files: same names, types, shapes and bytes; metadata keys/values that differ."
@@ -78,14 +81,19 @@ def main():
     # until they are done, and only then reads the files for the comparison
     files = {t: (work/f'ours-{t}.gguf', work/f'llamacpp-{t}.gguf') for t in a.types}
     for t, (ours, theirs) in files.items():
-        cmds = {'ours': [sys.executable, '-c', f'from ft_pipeline.export import write_gguf; write_gguf({str(model_dir)!r}, {str(ours)!r}, {t!r})'],
+        code = (f'import json; from ft_pipeline.gguf_writer import write_gguf; f = write_gguf({str(model_dir)!r}, {str(ours)!r}, {t!r}); '
+                'print(json.dumps({"seconds_in_write_gguf": f.seconds, "phases": f.phases}))')
+        cmds = {'ours': [sys.executable, '-c', code],
                 'llama_cpp': [sys.executable, str(tree/'convert_hf_to_gguf.py'), str(model_dir), '--outtype', t, '--outfile', str(theirs)]}
         runs = {k: [] for k in cmds}
         for _ in range(a.repeats):
-            for k, c in cmds.items(): runs[k].append(run(c))
+            for k, c in cmds.items(): runs[k].append(run(c, child_json=k == 'ours'))
         res['results'][t] = {k: {'seconds_min': min(x['seconds'] for x in v), 'seconds_all': [x['seconds'] for x in v],
                                  'peak_rss_mib_max': max(x['peak_rss_mib'] for x in v), 'size_bytes': (ours if k == 'ours' else theirs).stat().st_size}
                              for k, v in runs.items()}
+        # where our time goes, from the fastest run: inside write_gguf (metadata, read, convert, write) and the rest (interpreter, imports)
+        best = min(runs['ours'], key=lambda x: x['seconds'])
+        res['results'][t]['ours']['phases'] = dict(best['child']['phases'], outside_write_gguf=round(best['seconds'] - best['child']['seconds_in_write_gguf'], 2))
         print(t, json.dumps(res['results'][t]), flush=True)
     for t, (ours, theirs) in files.items():
         res['results'][t]['equality'] = eq = compare(ours, theirs)

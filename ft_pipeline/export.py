@@ -4,621 +4,86 @@
 
 # %% ../nbs/07_export.ipynb #c003
 from __future__ import annotations
-import ctypes, functools, hashlib, importlib.util, io, json, logging, os, shutil, tempfile, threading, time
-from collections import Counter
-from contextlib import contextmanager, redirect_stderr
+import json, logging
 from dataclasses import dataclass, asdict
 from pathlib import Path
 
-import gguf, numpy as np, psutil, torch, yaml
-from gguf import GGMLQuantizationType as QT, LlamaFileType as FT, MODEL_ARCH
-from safetensors import safe_open
-from .config import Config, FtError, redact, hf_token
+from .config import Config
+from .core import atomic_write, sha256_file, write_json
+from .gguf_writer import (ExportError, FILE_TYPES, K_QUANTS, LLAMA_CPP_INSTALL, GGUFFile, check_exportable, has_llama_cpp,
+                                     load_tokenizer_dir, quantize_gguf, write_gguf)
+from .gguf_verify import verify_files, verify_prompts
+from .modelfile import make_modelfile, model_card
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'ARCHS', 'FILE_TYPES', 'K_QUANTS', 'VERIFY_PROMPTS', 'TRICKY_STRINGS', 'LLAMA_CPP_INSTALL', 'ENFORCED',
-           'ExportError', 'read_hf_config', 'map_tensor_name', 'permute_rope', 'tensor_qtype', 'tensor_nbytes',
-           'rope_freqs', 'add_hparams', 'bpe_pre_type', 'vocab_tokens', 'adds_special', 'add_tokenizer', 'PeakRSS',
-           'GGUFFile', 'write_gguf', 'read_gguf', 'logit_agreement', 'verify_prompts', 'compare_transformers',
-           'has_llama_cpp', 'hf_greedy', 'compare_llama_cpp', 'verify_gguf', 'quantize_gguf', 'chat_pieces',
-           'render_pieces', 'make_modelfile', 'model_card', 'ExportReport', 'export']
-
-# %% ../nbs/07_export.ipynb #c008
-class ExportError(FtError):
-    "The merged model cannot be exported or a written GGUF fails verification."
-
-ARCHS = {'LlamaForCausalLM': MODEL_ARCH.LLAMA, 'MistralForCausalLM': MODEL_ARCH.LLAMA, 'Qwen2ForCausalLM': MODEL_ARCH.QWEN2}
-
-def read_hf_config(model_dir: Path) -> dict:
-    "The `config.json` of the HF model directory `model_dir`, refused unless its architecture is one GGUF export supports."
-    p = Path(model_dir)/'config.json'
-    if not p.is_file(): raise ExportError(f"{model_dir} is not a Hugging Face model directory (no config.json). Run the merge stage first.")
-    hp = json.loads(p.read_text())
-    arch = (hp.get('architectures') or ['?'])[0]
-    if arch not in ARCHS:
-        raise ExportError(f"{p}: architecture {arch} is not supported by the GGUF export; supported: {', '.join(ARCHS)}.")
-    return hp
-
-# %% ../nbs/07_export.ipynb #c012
-@functools.lru_cache(maxsize=8)
-def _name_map(arch: MODEL_ARCH, n_layers: int) -> gguf.TensorNameMap:
-    return gguf.get_tensor_name_map(arch, n_layers)   # builds thousands of entries: once per model, not once per tensor
-
-def map_tensor_name(name: str, arch: MODEL_ARCH, n_layers: int) -> str:
-    "The GGUF name of the HF tensor `name`, or an `ExportError` naming it."
-    new = _name_map(arch, n_layers).get_name(name, try_suffixes=('.weight', '.bias'))
-    if new is not None: return new
-    hint = (" This is a 4-bit bitsandbytes checkpoint: merge into a bf16/fp16/fp32 base first (merge stage)."
-            if any(s in name for s in ('absmax', 'quant_map', 'quant_state', 'nested_')) else '')
-    raise ExportError(f"cannot map tensor '{name}' to GGUF ({gguf.MODEL_ARCH_NAMES[arch]}).{hint}")
-
-def permute_rope(w: torch.Tensor, n_head: int) -> torch.Tensor:
-    "Reorder the rows of a q/k projection from HF's half-rotation rope layout to llama.cpp's interleaved one."
-    return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
-
-# %% ../nbs/07_export.ipynb #c016
-FILE_TYPES = {'f32': FT.ALL_F32, 'f16': FT.MOSTLY_F16, 'bf16': FT.MOSTLY_BF16, 'q8_0': FT.MOSTLY_Q8_0, 'q4_0': FT.MOSTLY_Q4_0,
-              'q4_1': FT.MOSTLY_Q4_1, 'q5_0': FT.MOSTLY_Q5_0, 'q5_1': FT.MOSTLY_Q5_1}
-K_QUANTS = {'q4_k_m': 'LLAMA_FTYPE_MOSTLY_Q4_K_M', 'q5_k_m': 'LLAMA_FTYPE_MOSTLY_Q5_K_M', 'q6_k': 'LLAMA_FTYPE_MOSTLY_Q6_K'}
-
-def tensor_qtype(gguf_name: str, shape: tuple[int, ...], ftype: str) -> QT:
-    "The GGML type a tensor of `shape` named `gguf_name` gets in a file of type `ftype`."
-    if ftype not in FILE_TYPES: raise ExportError(f"export type {ftype!r} is not written in Python; choose from {', '.join(FILE_TYPES)} (K-quants: {', '.join(K_QUANTS)})")
-    if len(shape) <= 1 or gguf_name.endswith('_norm.weight') or not gguf_name.endswith('.weight'): return QT.F32
-    qt = QT[ftype.upper()]
-    block = gguf.GGML_QUANT_SIZES[qt][0]
-    return qt if shape[-1] % block == 0 else QT.F16
-
-def tensor_nbytes(shape: tuple[int, ...], qt: QT) -> int:
-    "Bytes a tensor of `shape` takes as type `qt`."
-    block, size = gguf.GGML_QUANT_SIZES[qt]
-    return int(np.prod(shape)) // block * size
-
-# %% ../nbs/07_export.ipynb #c020
-def _rope(hp: dict) -> tuple[float, dict]:
-    "(rope_theta, rope_parameters) from a transformers 4.x or 5.x config dict."
-    rp = dict(hp.get('rope_parameters') or hp.get('rope_scaling') or {})
-    theta = rp.get('rope_theta', hp.get('rope_theta', 10000.0))
-    rp.setdefault('rope_type', rp.get('type', 'default'))
-    return float(theta), rp
-
-def rope_freqs(model_dir: Path) -> torch.Tensor | None:
-    "llama.cpp's `rope_freqs` tensor for a `llama3`-scaled rope (None for unscaled rope)."
-    if _rope(json.loads((Path(model_dir)/'config.json').read_text()))[1]['rope_type'] != 'llama3': return None
-    from transformers import AutoConfig
-    from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
-    c = AutoConfig.from_pretrained(model_dir)
-    theta, rp = _rope(c.to_dict())
-    if rp['rope_type'] != 'llama3': return None
-    dim = getattr(c, 'head_dim', None) or c.hidden_size // c.num_attention_heads
-    base = 1.0 / (theta ** (torch.arange(0, dim, 2, dtype=torch.int64).float() / dim))
-    scaled, _ = ROPE_INIT_FUNCTIONS['llama3'](c, 'cpu')
-    return (base / scaled).float()
-
-def add_hparams(w: gguf.GGUFWriter, hp: dict, ftype: FT, name: str):
-    "Write the architecture keys of the HF config dict `hp` to the writer `w`."
-    n_head = hp['num_attention_heads']
-    head_dim = hp.get('head_dim') or hp['hidden_size'] // n_head
-    theta, rp = _rope(hp)
-    if rp['rope_type'] not in ('default', 'linear', 'llama3'):
-        raise ExportError(f"rope type {rp['rope_type']!r} (config.json rope_parameters) is not supported by the GGUF export; supported: default, linear, llama3")
-    w.add_name(name); w.add_type(gguf.GGUFType.MODEL)
-    w.add_context_length(hp['max_position_embeddings']); w.add_embedding_length(hp['hidden_size'])
-    w.add_block_count(hp['num_hidden_layers']); w.add_feed_forward_length(hp['intermediate_size'])
-    w.add_head_count(n_head); w.add_head_count_kv(hp.get('num_key_value_heads', n_head))
-    w.add_key_length(head_dim); w.add_value_length(head_dim); w.add_rope_dimension_count(head_dim)
-    w.add_rope_freq_base(theta); w.add_layer_norm_rms_eps(hp['rms_norm_eps'])
-    if rp['rope_type'] == 'linear':
-        w.add_rope_scaling_type(gguf.RopeScalingType.LINEAR); w.add_rope_scaling_factor(rp['factor'])
-    w.add_vocab_size(hp['vocab_size']); w.add_file_type(ftype); w.add_quantization_version(gguf.GGML_QUANT_VERSION)
-
-# %% ../nbs/07_export.ipynb #c022
-_LLAMA3_RE = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
-_QWEN2_RE = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
-
-def bpe_pre_type(tj: dict) -> str:
-    "llama.cpp's pre-tokenizer name for the parsed `tokenizer.json` `tj`."
-    pre = tj.get('pre_tokenizer') or {}
-    steps = pre.get('pretokenizers', [pre]) if pre.get('type') == 'Sequence' else [pre]
-    kinds = [s.get('type') for s in steps]
-    if kinds == ['ByteLevel'] and steps[0].get('use_regex', True): return 'gpt-2'
-    if kinds == ['Digits', 'ByteLevel'] and steps[0].get('individual_digits') and steps[1].get('use_regex', True): return 'smollm'
-    if kinds == ['Split', 'ByteLevel'] and not steps[1].get('use_regex', True):
-        rx = steps[0].get('pattern', {}).get('Regex')
-        if rx == _LLAMA3_RE: return 'llama-bpe'
-        if rx == _QWEN2_RE: return 'qwen2'
-    raise ExportError(f"tokenizer.json pre_tokenizer {json.dumps(pre)[:200]} is not one the GGUF export knows "
-                      "(GPT-2, SmolLM, Llama 3, Qwen2 byte-level BPE).")
-
-def vocab_tokens(tok, n_vocab: int) -> tuple[list[str], list[int]]:
-    "Token strings and GGUF token types for ids 0..n_vocab-1 of the HF tokenizer `tok`."
-    inv = {i: t for t, i in tok.get_vocab().items()}
-    added = tok.added_tokens_decoder
-    toks, types = [], []
-    for i in range(n_vocab):
-        if i not in inv: toks.append(f'[PAD{i}]'); types.append(gguf.TokenType.UNUSED); continue
-        toks.append(inv[i])
-        types.append(gguf.TokenType.NORMAL if i not in added else gguf.TokenType.CONTROL if added[i].special else gguf.TokenType.USER_DEFINED)
-    return toks, types
-
-def adds_special(tok) -> dict[str, bool]:
-    "Whether the HF tokenizer `tok` adds BOS / EOS to plain text (llama.cpp's add_bos_token / add_eos_token)."
-    ids = tok('a').input_ids
-    return {'bos': tok.bos_token_id is not None and ids[0] == tok.bos_token_id, 'eos': tok.eos_token_id is not None and ids[-1] == tok.eos_token_id}
-
-def add_tokenizer(w: gguf.GGUFWriter, model_dir: Path, n_vocab: int):
-    "Write the tokenizer of `model_dir` (vocab, types, merges, special ids, add-bos/eos, pre-tokenizer, chat template) to `w`."
-    from transformers import AutoTokenizer
-    model_dir = Path(model_dir)
-    if not (model_dir/'tokenizer.json').is_file():
-        raise ExportError(f"{model_dir} has no tokenizer.json; the GGUF export needs a fast (tokenizers) tokenizer. Save it with tok.save_pretrained().")
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    tj = json.loads(tok.backend_tokenizer.to_str())   # what transformers runs, which is not always tokenizer.json (see above)
-    m = tj['model']
-    if m['type'] != 'BPE' or m.get('byte_fallback') or (tj.get('decoder') or {}).get('type') != 'ByteLevel':
-        raise ExportError(f"{model_dir/'tokenizer.json'}: a {m['type']} tokenizer{' with byte fallback (SentencePiece-style)' if m.get('byte_fallback') else ''} "
-                          "is not supported by this exporter; it writes byte-level BPE tokenizers (GPT-2, SmolLM, Llama 3, Qwen2).")
-    toks, types = vocab_tokens(tok, n_vocab)
-    w.add_tokenizer_model('gpt2'); w.add_tokenizer_pre(bpe_pre_type(tj))
-    w.add_token_list(toks); w.add_token_types(types)
-    sv = gguf.SpecialVocab(model_dir, load_merges=True, n_vocab=n_vocab)
-    sv.add_special_token = adds_special(tok)
-    sv.add_to_gguf(w, quiet=True)
-
-# %% ../nbs/07_export.ipynb #c026
-class PeakRSS:
-    "Context manager sampling this process's resident memory; `.peak_mb` and `.start_mb` after exit."
-    def __init__(self, every: float = 0.01): self.every, self.peak, self._stop = every, 0, threading.Event()
-    def _run(self):
-        p = psutil.Process()
-        while not self._stop.is_set():
-            self.peak = max(self.peak, p.memory_info().rss); self._stop.wait(self.every)
-    def __enter__(self):
-        self.start = psutil.Process().memory_info().rss
-        self._t = threading.Thread(target=self._run, daemon=True); self._t.start(); return self
-    def __exit__(self, *a):
-        self._stop.set(); self._t.join()
-        self.peak = max(self.peak, psutil.Process().memory_info().rss)
-    @property
-    def peak_mb(self): return round(self.peak / 2**20, 1)
-    @property
-    def start_mb(self): return round(self.start / 2**20, 1)
-
-def _shards(model_dir: Path) -> dict[str, Path]:
-    "HF tensor name -> safetensors file of `model_dir` (single file or sharded)."
-    idx = model_dir/'model.safetensors.index.json'
-    if idx.is_file(): return {k: model_dir/v for k, v in json.loads(idx.read_text())['weight_map'].items()}
-    f = model_dir/'model.safetensors'
-    if not f.is_file(): raise ExportError(f"{model_dir} has no model.safetensors (or index): save the merged model with safe_serialization=True.")
-    with safe_open(f, 'pt') as sf: return {k: f for k in sf.keys()}
-
-# %% ../nbs/07_export.ipynb #c027
-@dataclass
-class GGUFFile:
-    "One written GGUF: where, what type, how big, how long, how much memory, which tensor types it holds."
-    path: str; ftype: str; size: int; seconds: float; peak_rss_mb: float; start_rss_mb: float; tensor_types: dict
-    def _repr_markdown_(self):
-        return (f"**{Path(self.path).name}** ({self.ftype}): {self.size/2**20:.1f} MiB in {self.seconds:.1f} s, peak RSS {self.peak_rss_mb:.0f} MiB "
-                f"(from {self.start_rss_mb:.0f}); tensors: {', '.join(f'{k} {v}' for k, v in self.tensor_types.items())}")
-
-def _plan(model_dir: Path, hp: dict, ftype: str):
-    "[(hf_name, file, gguf_name, shape, qtype)] for every tensor to write, in file order, without loading weights."
-    arch, n = ARCHS[hp['architectures'][0]], hp['num_hidden_layers']
-    tied = hp.get('tie_word_embeddings', False)
-    plan, shards = [], _shards(model_dir)
-    for f in sorted(set(shards.values())):
-        with safe_open(f, 'pt') as sf:
-            for name in sorted(sf.keys()):
-                if name.endswith('rotary_emb.inv_freq') or (tied and name == 'lm_head.weight'): continue
-                shape, new = tuple(sf.get_slice(name).get_shape()), map_tensor_name(name, arch, n)
-                plan.append((name, f, new, shape, tensor_qtype(new, shape, ftype)))
-    return plan
-
-def _convert(t: torch.Tensor, name: str, hp: dict, qt: QT) -> np.ndarray:
-    "The HF tensor `t` as the array GGUF stores for it (rope rows permuted for llama, converted to `qt`)."
-    if ARCHS[hp['architectures'][0]] == MODEL_ARCH.LLAMA and name.endswith(('q_proj.weight', 'k_proj.weight')):
-        n_head = hp['num_attention_heads'] if 'q_proj' in name else hp.get('num_key_value_heads', hp['num_attention_heads'])
-        t = permute_rope(t, n_head)
-    a = t.to(torch.float32).numpy()
-    return a if qt == QT.F32 else a.astype(np.float16) if qt == QT.F16 else gguf.quants.quantize(a, qt)
-
-# %% ../nbs/07_export.ipynb #c028
-def write_gguf(model_dir: str | Path, # merged HF model directory (safetensors + tokenizer.json + chat template)
-               out_path: str | Path,  # the .gguf to write
-               ftype: str = 'f16',     # f32 | f16 | bf16 | q8_0 | q4_0 | q4_1 | q5_0 | q5_1
-               name: str | None = None, # general.name in the file; None: the output file's stem
-              ) -> GGUFFile:
-    "Write `model_dir` as a single GGUF file of type `ftype`, streaming one tensor at a time."
-    model_dir, out_path = Path(model_dir), Path(out_path)
-    hp = read_hf_config(model_dir)
-    if ftype not in FILE_TYPES: tensor_qtype('x.weight', (1, 1), ftype)  # raises with the list of types
-    t0 = time.perf_counter()
-    with PeakRSS() as mem:
-        plan = _plan(model_dir, hp, ftype)
-        arch = ARCHS[hp['architectures'][0]]
-        extra = rope_freqs(model_dir) if arch == MODEL_ARCH.LLAMA else None
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out_path.with_name(out_path.name + '.tmp')
-        w = gguf.GGUFWriter(tmp, gguf.MODEL_ARCH_NAMES[arch])
-        add_hparams(w, hp, FILE_TYPES[ftype], name or out_path.stem)
-        add_tokenizer(w, model_dir, hp['vocab_size'])
-        if extra is not None: w.add_tensor_info('rope_freqs.weight', tuple(extra.shape), np.dtype(np.float32), extra.numel()*4, raw_dtype=QT.F32)
-        for _, _, new, shape, qt in plan: w.add_tensor_info(new, shape, np.dtype(np.float32), tensor_nbytes(shape, qt), raw_dtype=qt)
-        w.write_header_to_file(); w.write_kv_data_to_file(); w.write_ti_data_to_file()
-        if extra is not None: w.write_tensor_data(extra.numpy())
-        for hf_name, f, new, shape, qt in plan:
-            with safe_open(f, 'pt') as sf: t = sf.get_tensor(hf_name)
-            w.write_tensor_data(_convert(t, hf_name, hp, qt)); del t
-        w.close()
-        os.replace(tmp, out_path)
-    types = Counter(qt.name for *_, qt in plan) + Counter(['F32'] * (extra is not None))
-    return GGUFFile(str(out_path), ftype, out_path.stat().st_size, round(time.perf_counter() - t0, 2), mem.peak_mb, mem.start_mb, dict(types))
-
-# %% ../nbs/07_export.ipynb #c033
-def read_gguf(path: str | Path) -> dict:
-    "Key metadata and tensor descriptions (name -> (type, torch-order shape)) of the GGUF at `path`."
-    r = gguf.GGUFReader(path)
-    meta = {k: f.contents() for k, f in r.fields.items()
-            if not k.startswith('GGUF.') and k not in ('tokenizer.ggml.tokens', 'tokenizer.ggml.token_type', 'tokenizer.ggml.merges', 'tokenizer.ggml.scores')}
-    meta['tokenizer.ggml.tokens'] = len(r.fields['tokenizer.ggml.tokens'].data) if 'tokenizer.ggml.tokens' in r.fields else 0
-    meta['tokenizer.ggml.merges'] = len(r.fields['tokenizer.ggml.merges'].data) if 'tokenizer.ggml.merges' in r.fields else 0
-    return {'meta': meta, 'tensors': {t.name: (t.tensor_type.name, tuple(int(x) for x in reversed(t.shape))) for t in r.tensors}}
-
-# %% ../nbs/07_export.ipynb #c037
-def _weight_errors(gguf_path: Path, model_dir: Path, hp: dict) -> dict:
-    "Worst relative RMS error per GGML type between the GGUF's dequantized tensors and the merged weights, plus name/shape checks."
-    arch, n = ARCHS[hp['architectures'][0]], hp['num_hidden_layers']
-    r = gguf.GGUFReader(gguf_path)
-    by_name = {t.name: t for t in r.tensors}
-    shards = _shards(model_dir)
-    expected, worst, problems = set(), {}, []
-    for name, f in sorted(shards.items()):
-        if name.endswith('rotary_emb.inv_freq') or (hp.get('tie_word_embeddings') and name == 'lm_head.weight'): continue
-        new = map_tensor_name(name, arch, n); expected.add(new)
-        if new not in by_name: problems.append(f'{new} missing'); continue
-        t = by_name[new]
-        with safe_open(f, 'pt') as sf: ref = sf.get_tensor(name)
-        shape = tuple(int(x) for x in reversed(t.shape))
-        if shape != tuple(ref.shape): problems.append(f'{new}: shape {shape} != {tuple(ref.shape)}'); continue
-        if arch == MODEL_ARCH.LLAMA and name.endswith(('q_proj.weight', 'k_proj.weight')):
-            ref = permute_rope(ref, hp['num_attention_heads'] if 'q_proj' in name else hp.get('num_key_value_heads', hp['num_attention_heads']))
-        deq = torch.from_numpy(np.array(gguf.quants.dequantize(t.data, t.tensor_type))).reshape(shape).float()
-        ref = ref.float()
-        err = ((deq - ref).norm() / ref.norm().clamp_min(1e-12)).item()
-        k = t.tensor_type.name
-        if err > worst.get(k, (-1, ''))[0]: worst[k] = (err, new)
-    extra = sorted(set(by_name) - expected - {'rope_freqs.weight'})
-    if extra: problems.append(f'unexpected tensors: {extra[:5]}')
-    return {'tensors': len(r.tensors), 'problems': problems,
-            'max_rel_rms': {k: {'error': float(f'{e:.3g}'), 'tensor': nm} for k, (e, nm) in sorted(worst.items())}}
-
-# %% ../nbs/07_export.ipynb #c041
-def logit_agreement(ref: torch.Tensor, got: torch.Tensor) -> dict:
-    "top-1 agreement, mean KL(ref || got) per position and max |logit difference| between two (n, vocab) logit matrices."
-    ref, got = ref.double(), got.double()
-    lp, lq = ref.log_softmax(-1), got.log_softmax(-1)
-    kl = (lp.exp() * (lp - lq)).sum(-1)
-    return {'n': ref.shape[0], 'top1': round((ref.argmax(-1) == got.argmax(-1)).double().mean().item(), 4),
-            'kl': float(f'{kl.mean().item():.3g}'), 'max_abs': float(f'{(ref - got).abs().max().item():.3g}')}
-
-# %% ../nbs/07_export.ipynb #c043
-VERIFY_PROMPTS = ["What is the capital of France?", "Write a haiku about the sea.", "Extract the date: the meeting moved to 3 March 2024.",
-                  "Translate to German: Good morning, my friend.", "List three prime numbers greater than 10.",
-                  "Explain in one sentence what a GGUF file is.", "Résumé: naïve café — 東京 🤖, 12345 + 678 = ?", "def f(x):\n    return x  # fix"]
-TRICKY_STRINGS = ["Hello world", " leading space", "trailing space ", "  two  spaces   three\t\ttabs\n\n\nnewlines", "don't I'll we've",
-                  "12345 3.14159 1,000,000", "naïve café Ünïcödé", "東京 日本語 한국어 العربية", "emoji 🤖🎉👍🏽", "def f(x):\n    return x**2\n",
-                  "<|im_start|>user\nhi<|im_end|>", "<|endoftext|>text after special", "a<|im_end|>b", "\u00a0non-breaking\u2003em-space"]
-
-def verify_prompts(tok, out_dir: Path | None, n: int, max_tokens: int) -> list[list[int]]:
-    "Up to `n` token-id prompts: validation rows of the run at `out_dir` first, then VERIFY_PROMPTS via the chat template."
-    ids = []
-    if out_dir is not None and (Path(out_dir)/'data'/'validation').exists():
-        from datasets import load_from_disk
-        ds = load_from_disk(str(Path(out_dir)/'data'/'validation'))
-        ids = [list(r['input_ids'][:max_tokens]) for r in ds.select(range(min(n, len(ds))))]
-    for p in VERIFY_PROMPTS[:max(0, n - len(ids))]:
-        enc = tok.apply_chat_template([{'role': 'user', 'content': p}], add_generation_prompt=True, tokenize=True, return_dict=True)
-        ids.append(list(enc['input_ids'][:max_tokens]))
-    return ids
-
-# %% ../nbs/07_export.ipynb #c046
-@torch.inference_mode()
-def _hf_logits(model, prompts) -> torch.Tensor:
-    return torch.cat([model(torch.tensor([p])).logits[0].float() for p in prompts])
-
-@torch.inference_mode()
-def compare_transformers(gguf_path: Path, ref_logits: torch.Tensor, prompts) -> dict:
-    "Logit agreement of the GGUF loaded back in transformers with `ref_logits` (the merged model's on `prompts`)."
-    from transformers import AutoModelForCausalLM
-    gguf_path = Path(gguf_path)
-    m = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32).eval()
-    return logit_agreement(ref_logits, _hf_logits(m, prompts))
-
-# %% ../nbs/07_export.ipynb #c050
-LLAMA_CPP_INSTALL = ('CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" '
-                     'pip install "ft_pipeline[gguf]"   # builds llama.cpp from source, ~7 min on 2 cores')
-
-def has_llama_cpp() -> bool:
-    "Whether llama-cpp-python is importable."
-    return importlib.util.find_spec('llama_cpp') is not None
-
-def _load_llama(path: Path, n_ctx: int):
-    import llama_cpp
-    return llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_batch=min(n_ctx, 512), logits_all=True, verbose=False, n_threads=2, seed=0)
-
-@torch.inference_mode()
-def hf_greedy(merged, tok, prompts, new_tokens: int = 16) -> list[list[int]]:
-    "Greedy continuations (token ids, ending at EOS) of the merged HF model for each prompt."
-    return [merged.generate(torch.tensor([p]), max_new_tokens=new_tokens, do_sample=False,
-                            pad_token_id=tok.pad_token_id or tok.eos_token_id)[0, len(p):].tolist() for p in prompts]
-
-def compare_llama_cpp(gguf_path: Path, tok, ref_logits: torch.Tensor, prompts, ref_gen: list[list[int]]) -> dict:
-    "llama.cpp against the merged HF model: logits on `prompts`, greedy continuations vs `ref_gen`, the tokenizer on TRICKY_STRINGS."
-    new_tokens = max(len(g) for g in ref_gen)
-    llm = _load_llama(gguf_path, n_ctx=max(len(p) for p in prompts) + new_tokens + 8)
-    logits, same, prefix = [], 0, []
-    for p, hf in zip(prompts, ref_gen):
-        llm.reset(); llm.eval(p)
-        logits.append(torch.from_numpy(np.array(llm.scores[:len(p)])))
-        gen = []
-        for _ in range(new_tokens):
-            t = int(np.argmax(llm.scores[llm.n_tokens - 1])); gen.append(t)
-            if t == tok.eos_token_id: break
-            llm.eval([t])
-        k = next((i for i, (a, b) in enumerate(zip(hf, gen)) if a != b), min(len(hf), len(gen)))
-        same += hf == gen; prefix.append(k)
-    res = logit_agreement(ref_logits, torch.cat(logits).float())
-    res['greedy_identical'] = f'{same}/{len(prompts)}'; res['greedy_common_prefix'] = round(float(np.mean(prefix)), 1)
-    texts = TRICKY_STRINGS + [tok.apply_chat_template([{'role': 'user', 'content': s}], tokenize=False, add_generation_prompt=True) for s in TRICKY_STRINGS[:3]]
-    bad = [s for s in texts if llm.tokenize(s.encode('utf-8'), add_bos=False, special=True) != tok(s, add_special_tokens=False).input_ids]
-    res['tokenizer_roundtrip'] = f'{len(texts) - len(bad)}/{len(texts)}'; res['tokenizer_mismatches'] = bad[:5]
-    llm.close()
-    return res
-
-# %% ../nbs/07_export.ipynb #c054
-def verify_gguf(gguf_path: str | Path, # the GGUF to check
-                model_dir: str | Path, # the merged HF model it was written from
-                prompts: list[list[int]], # token-id prompts for the logit comparison
-                ftype: str,             # its export type, for the thresholds
-                min_top1: dict | None = None, max_kl: dict | None = None, # thresholds per type
-                llama_cpp: bool | None = None, # compare in llama.cpp; None: when llama-cpp-python is installed
-                new_tokens: int = 16, merged=None, tok=None, ref_logits=None, ref_gen=None) -> dict:
-    "Read back, weight, transformers and llama.cpp checks of one GGUF against the merged model; `passed` applies the thresholds."
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    gguf_path, model_dir = Path(gguf_path), Path(model_dir)
-    hp = read_hf_config(model_dir)
-    if merged is None: merged = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
-    if tok is None: tok = AutoTokenizer.from_pretrained(model_dir)
-    if ref_logits is None: ref_logits = _hf_logits(merged, prompts)
-    res = {'file': gguf_path.name, 'ftype': ftype, 'weights': _weight_errors(gguf_path, model_dir, hp),
-           'transformers': compare_transformers(gguf_path, ref_logits, prompts)}
-    if llama_cpp is None: llama_cpp = has_llama_cpp()
-    if llama_cpp and ref_gen is None: ref_gen = hf_greedy(merged, tok, prompts, new_tokens)
-    res['llama_cpp'] = (compare_llama_cpp(gguf_path, tok, ref_logits, prompts, ref_gen) if llama_cpp
-                        else f'not run: llama-cpp-python is not installed ({LLAMA_CPP_INSTALL})')
-    thr = {'min_top1': (min_top1 or {}).get(ftype), 'max_kl': (max_kl or {}).get(ftype)}
-    fails = list(res['weights']['problems'])
-    for rt in ('transformers', 'llama_cpp'):
-        r = res[rt]
-        if not isinstance(r, dict): continue
-        if thr['min_top1'] is not None and r['top1'] < thr['min_top1']: fails.append(f"{rt} top1 {r['top1']} < {thr['min_top1']}")
-        if thr['max_kl'] is not None and r['kl'] > thr['max_kl']: fails.append(f"{rt} kl {r['kl']} > {thr['max_kl']}")
-        if rt == 'llama_cpp' and r['tokenizer_mismatches']: fails.append(f"llama_cpp tokenizer differs on {r['tokenizer_mismatches'][:2]}")
-    res.update(thresholds=thr, failures=fails, passed=not fails)
-    return res
-
-# %% ../nbs/07_export.ipynb #c058
-@contextmanager
-def _c_stderr():
-    "Capture stderr, C-level and Python's (llama-cpp-python's log callback prints there), while llama.cpp prints a line per tensor; yields a list that holds the lines on exit."
-    lines, saved, py = [], os.dup(2), io.StringIO()
-    with tempfile.TemporaryFile() as f, redirect_stderr(py):
-        os.dup2(f.fileno(), 2)
-        try: yield lines
-        finally:
-            os.dup2(saved, 2); os.close(saved)
-            f.seek(0); lines.extend(f.read().decode(errors='replace').splitlines() + py.getvalue().splitlines())
-
-def quantize_gguf(src_path: str | Path, out_path: str | Path, ftype: str, nthread: int = 2) -> GGUFFile:
-    "Quantize the GGUF `src_path` (F16/F32/BF16) to the K-quant `ftype` with llama.cpp's `llama_model_quantize`."
-    if ftype not in K_QUANTS: raise ExportError(f"{ftype!r} is not a K-quant ({', '.join(K_QUANTS)})")
-    if not has_llama_cpp():
-        raise ExportError(f"export.types has {ftype}: K-quants are made by llama.cpp's quantizer, which needs llama-cpp-python: {LLAMA_CPP_INSTALL}. "
-                          f"Or drop it: --set 'export.types=[f16, q8_0]'")
-    import llama_cpp
-    src_path, out_path = Path(src_path), Path(out_path)
-    tmp = out_path.with_name(out_path.name + '.tmp')
-    p = llama_cpp.llama_model_quantize_default_params()
-    p.ftype, p.nthread = getattr(llama_cpp, K_QUANTS[ftype]), nthread
-    t0 = time.perf_counter()
-    with PeakRSS() as mem, _c_stderr() as msgs:
-        rc = llama_cpp.llama_model_quantize(str(src_path).encode(), str(tmp).encode(), ctypes.byref(p))
-    if rc != 0: raise ExportError(f"llama_model_quantize({src_path.name} -> {ftype}) failed with code {rc}: {' | '.join(msgs[-3:])}")
-    log.info('%s: %d tensors fell back to another type (rows not a multiple of 256)', out_path.name, sum('falling back' in m for m in msgs))
-    os.replace(tmp, out_path)
-    types = Counter(t.tensor_type.name for t in gguf.GGUFReader(out_path).tensors)
-    return GGUFFile(str(out_path), ftype, out_path.stat().st_size, round(time.perf_counter() - t0, 2), mem.peak_mb, mem.start_mb, dict(types))
-
-# %% ../nbs/07_export.ipynb #c062
-_S, _U, _A, _U2 = '\x02SYS\x02', '\x02USR\x02', '\x02AST\x02', '\x02USR2\x02'
-
-def chat_pieces(tok, strip_bos: bool | None = None) -> dict | None:
-    "Prefix/suffix text around each role's content in `tok`'s chat template, a default system prompt, and the generation prompt; None when the template cannot be cut that way."
-    if strip_bos is None: strip_bos = adds_special(tok)['bos']   # the runtime adds BOS itself: drop the template's
-    def render(msgs, gen=False):
-        s = tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=gen)
-        return s[len(tok.bos_token):] if strip_bos and tok.bos_token and s.startswith(tok.bos_token) else s
-    sys, usr, ast, usr2 = ({'role': r, 'content': c} for r, c in (('system', _S), ('user', _U), ('assistant', _A), ('user', _U2)))
-    try:
-        r1, r2, r4, r3 = render([sys, usr]), render([sys, usr, ast]), render([sys, usr, ast, usr2]), render([sys, usr], True)
-        r5 = render([usr], True)
-    except Exception as e:  # a template may reject these conversations (e.g. require alternation from the first message)
-        log.info('chat template cannot be probed: %s', e); return None
-    if not (r2.startswith(r1) and r4.startswith(r2) and r3.startswith(r1)): return None
-    (p_user, x_user), (p_ast, x_ast) = r4[len(r2):].split(_U2), r2[len(r1):].split(_A)
-    p_sys, rest = r1.split(_S)
-    if not rest.endswith(p_user + _U + x_user): return None
-    pieces = dict(system=(p_sys, rest[:-len(p_user + _U + x_user)]), user=(p_user, x_user), assistant=(p_ast, x_ast), gen=r3[len(r1):])
-    no_sys = render_pieces(pieces, [usr], True)
-    pieces['default_system'] = None
-    if r5 != no_sys:
-        head = r5[:-len(no_sys)] if r5.endswith(no_sys) else None
-        if head is None or not (head.startswith(p_sys) and head.endswith(pieces['system'][1])): return None
-        pieces['default_system'] = head[len(p_sys):len(head) - len(pieces['system'][1])]
-    return pieces
-
-def render_pieces(pieces: dict, msgs: list[dict], gen: bool = False) -> str:
-    "A conversation rendered from `chat_pieces` (what the Ollama template does), for checking against the Jinja template."
-    if pieces.get('default_system') and msgs[0]['role'] != 'system': msgs = [{'role': 'system', 'content': pieces['default_system']}] + msgs
-    s = ''.join(pieces[m['role']][0] + m['content'] + pieces[m['role']][1] for m in msgs)
-    return s + pieces['gen'] if gen else s
-
-# %% ../nbs/07_export.ipynb #c065
-def _go_lit(s: str) -> str:
-    if '{{' in s or '}}' in s or '"""' in s: raise ValueError(s)
-    return s
-
-def make_modelfile(gguf_name: str, tok, gen_cfg: dict, parameters: dict) -> str:
-    "An Ollama Modelfile for `gguf_name` (next to it): TEMPLATE from the chat template, SYSTEM default, stop tokens, parameters."
-    strip_bos = adds_special(tok)['bos']
-    lines = [f'# Ollama Modelfile written by ft_pipeline. Use: ollama create <name> -f Modelfile', f'FROM ./{gguf_name}']
-    pieces = chat_pieces(tok, strip_bos)
-    ok = pieces is not None
-    if ok:
-        convs = [[{'role': 'user', 'content': 'Hi'}], [{'role': 'system', 'content': 'S'}, {'role': 'user', 'content': 'u1'},
-                 {'role': 'assistant', 'content': 'a1'}, {'role': 'user', 'content': 'u2'}]]
-        def jinja(c):
-            s = tok.apply_chat_template(c, tokenize=False, add_generation_prompt=True)
-            return s[len(tok.bos_token):] if strip_bos and tok.bos_token and s.startswith(tok.bos_token) else s
-        ok = all(render_pieces(pieces, c, True) == jinja(c) for c in convs)
-    if ok:
-        try:
-            body = ''.join(f'{{{{ {"if" if i == 0 else "else if"} eq .Role "{r}" }}}}{_go_lit(pieces[r][0])}{{{{ .Content }}}}{_go_lit(pieces[r][1])}'
-                           for i, r in enumerate(('system', 'user', 'assistant')))
-            lines.append(f'TEMPLATE """{{{{ range .Messages }}}}{body}{{{{ end }}}}{{{{ end }}}}{_go_lit(pieces["gen"])}"""')
-            if pieces['default_system']: lines.append(f'SYSTEM """{_go_lit(pieces["default_system"])}"""')
-        except ValueError: ok = False
-    if not ok: lines.append('# TEMPLATE omitted: the chat template is not a fixed prefix/suffix per role; Ollama uses the chat template stored in the GGUF.')
-    eos = gen_cfg.get('eos_token_id', tok.eos_token_id)
-    stops = [tok.convert_ids_to_tokens(i) for i in ([eos] if isinstance(eos, int) else eos or [])]
-    if pieces and pieces['assistant'][1].strip(): stops.insert(0, pieces['assistant'][1].strip())
-    for s in dict.fromkeys(stops): lines.append(f'PARAMETER stop "{s}"')
-    for k, v in parameters.items(): lines.append(f'PARAMETER {k} {v}')
-    return '\n'.join(lines) + '\n'
-
-# %% ../nbs/07_export.ipynb #c069
-def _flat(d, prefix='', out=None, depth=3):
-    "Scalar leaves of nested dict `d` as {'a.b': value}."
-    out = {} if out is None else out
-    for k, v in (d.items() if isinstance(d, dict) else []):
-        key = f'{prefix}{k}'
-        if isinstance(v, dict) and depth > 1: _flat(v, key + '.', out, depth - 1)
-        elif isinstance(v, (int, float, str, bool)) or v is None: out[key] = v
-    return out
-
-def _table(d: dict, limit: int = 25) -> str:
-    rows = list(_flat(d).items())
-    lines = ['| key | value |', '|---|---|'] + [f'| {k} | {str(v)[:80]} |' for k, v in rows[:limit]]
-    if len(rows) > limit: lines.append(f'| ... | {len(rows) - limit} more in the JSON file |')
-    return '\n'.join(lines)
-
-def model_card(out_dir: Path, export_report: dict, base_model: str) -> str:
-    "The text of `model_card.md` for the run directory `out_dir`."
-    out_dir = Path(out_dir)
-    cfg = yaml.safe_load((out_dir/'config.yaml').read_text()) if (out_dir/'config.yaml').is_file() else None
-    base = (cfg or {}).get('model', {}).get('name_or_path', base_model)
-    s = [f'# {export_report.get("name", out_dir.name)}', '', f'Fine-tuned from **{base}** with ft_pipeline (LoRA, merged, exported to GGUF).', '']
-    s += ['## Files', '', '| file | type | size | sha256 | verified |', '|---|---|---|---|---|']
-    for f in export_report['files']:
-        s.append(f"| {Path(f['path']).name} | {f['ftype']} | {f['size']/2**20:.1f} MiB | `{f['sha256']}` | {f.get('verified', 'not verified')} |")
-    s += ['', 'Run with Ollama: `ollama create my-model -f gguf/Modelfile`; with llama.cpp: `llama-cli -m gguf/<file>.gguf -cnv`.', '']
-    for title, rel in (('Data', 'reports/data_stats.json'), ('Evaluation', 'reports/eval.json'), ('Merge', 'reports/merge.json')):
-        p = out_dir/rel
-        s += [f'## {title}', '', f'From `{rel}`:', '', _table(json.loads(p.read_text())), ''] if p.is_file() else [f'## {title}', '', f'Not run (`{rel}` missing).', '']
-    s += ['## Training config', '']
-    s += ['From `config.yaml` (lora, quantization, training sections):', '',
-          _table({k: cfg.get(k, {}) for k in ('lora', 'quantization', 'training')}, 60), ''] if cfg else ['Not available (`config.yaml` missing).', '']
-    s += ['## Export verification', '', 'GGUF vs the merged model on the same prompts (top-1 = next-token agreement, KL = mean KL(merged || gguf) per token):', '',
-          '| file | runtime | top-1 | KL | max abs logit diff | threshold | passed |', '|---|---|---|---|---|---|---|']
-    for v in export_report.get('verification', []):
-        for rt in ('transformers', 'llama_cpp'):
-            r = v[rt]
-            if isinstance(r, dict): s.append(f"| {v['file']} | {rt} | {r['top1']} | {r['kl']} | {r['max_abs']} | {v['thresholds']} | {v['passed']} |")
-            else: s.append(f"| {v['file']} | {rt} | {r} | | | | |")
-    return redact('\n'.join(s) + '\n', (hf_token() or '',))
+__all__ = ['log', 'ExportReport', 'write_files', 'export']
 
 # %% ../nbs/07_export.ipynb #c071
 @dataclass
 class ExportReport:
     "What `export` wrote and how each file verified."
-    files: list; verification: list; modelfile: str | None; card: str; passed: bool
+    files: list; verification: list; modelfile: str | None; card: str
     def _repr_markdown_(self):
-        rows = ['| file | type | MiB | s | peak RSS MiB | transformers top-1 / KL | llama.cpp top-1 / KL | passed |', '|---|---|---|---|---|---|---|---|']
+        rows = ['| file | type | MiB | s | peak RSS MiB | transformers top-1 / KL | llama.cpp top-1 / KL | status |', '|---|---|---|---|---|---|---|---|']
         ver = {v['file']: v for v in self.verification}
+        cell = lambda r: f"{r['top1_agreement']:.4g} / {r['mean_kl']:.3g}" if isinstance(r, dict) else r.split(':')[0]
         for f in self.files:
             v = ver.get(Path(f['path']).name, {})
-            cell = lambda r: f"{r['top1']} / {r['kl']}" if isinstance(r, dict) else 'not run'
             rows.append(f"| {Path(f['path']).name} | {f['ftype']} | {f['size']/2**20:.1f} | {f['seconds']} | {f['peak_rss_mb']} | "
-                        f"{cell(v.get('transformers'))} | {cell(v.get('llama_cpp'))} | {v.get('passed', 'not verified')} |")
+                        f"{cell(v.get('transformers', 'not verified'))} | {cell(v.get('llama_cpp', 'not verified'))} | {f['verified']} |")
         return '\n'.join(rows)
 
-def _sha256(p: Path) -> str:
-    h = hashlib.sha256()
-    with open(p, 'rb') as f:
-        for b in iter(lambda: f.read(1 << 20), b''): h.update(b)
-    return h.hexdigest()
-
-def _write_text(p: Path, text: str):
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + '.tmp'); tmp.write_text(text, encoding='utf-8'); os.replace(tmp, p)
-
-# %% ../nbs/07_export.ipynb #c072
-ENFORCED = ('f16', 'q8_0')
-
-def export(cfg: Config) -> ExportReport:
-    "Write, verify and describe the GGUF files of the run in `cfg.output_dir` (reads `merged/`)."
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    ec, out = cfg.export, Path(cfg.output_dir)
-    merged_dir, gdir = out/'merged', out/'gguf'
+# %% ../nbs/07_export.ipynb #x002
+def _refuse_early(cfg: Config, merged_dir: Path) -> str:
+    "The Ollama GGUF type, after refusing what would fail later: no merged model, an unsupported model, K-quants without llama.cpp."
+    ec = cfg.export
     if not (merged_dir/'config.json').is_file():
         raise ExportError(f"{merged_dir} has no merged model (config.json missing): run the merge stage first (ft-pipeline merge CONFIG).")
-    read_hf_config(merged_dir)   # refuses an unsupported architecture before any work
+    check_exportable(merged_dir)
     otype = ec.ollama_type or ('q8_0' if 'q8_0' in ec.types else ec.types[0])
     if otype not in ec.types: raise ExportError(f"export.ollama_type={otype} is not in export.types {ec.types}")
     ks = [t for t in ec.types if t in K_QUANTS]
     if ks and not has_llama_cpp():
         raise ExportError(f"export.types has {', '.join(ks)}: K-quants need llama.cpp's quantizer (llama-cpp-python): {LLAMA_CPP_INSTALL}. "
                           f"Or export only {[t for t in ec.types if t not in K_QUANTS] or ['f16', 'q8_0']}.")
-    stem = ec.name or f"{Path(cfg.model.name_or_path.rstrip('/')).name}-ft"
+    return otype
+
+def write_files(merged_dir: Path, gdir: Path, stem: str, types: list[str]) -> list[GGUFFile]:
+    "One GGUF per type in `types`: Python-written types directly, K-quants from an F16 file (kept only if asked for)."
     path = lambda t: gdir/f'{stem}-{t.upper()}.gguf'
-    files = [write_gguf(merged_dir, path(t), t, stem) for t in ec.types if t in FILE_TYPES]
+    files = [write_gguf(merged_dir, path(t), t, stem) for t in types if t in FILE_TYPES]
+    ks = [t for t in types if t in K_QUANTS]
     if ks:
-        src16 = path('f16') if 'f16' in ec.types else write_gguf(merged_dir, gdir/f'.{stem}-F16.tmp.gguf', 'f16', stem).path
+        src16 = path('f16') if 'f16' in types else write_gguf(merged_dir, gdir/f'.{stem}-F16.tmp.gguf', 'f16', stem).path
         files += [quantize_gguf(src16, path(t), t) for t in ks]
-        if 'f16' not in ec.types: Path(src16).unlink()
-    report = {'name': stem, 'source': str(merged_dir), 'files': [], 'verification': [], 'llama_cpp': has_llama_cpp()}
-    for f in files: report['files'].append({**asdict(f), 'sha256': _sha256(Path(f.path))})
+        if 'f16' not in types: Path(src16).unlink()
+    return files
+
+# %% ../nbs/07_export.ipynb #c072
+def export(cfg: Config) -> ExportReport:
+    "Write, verify and describe the GGUF files of the run in `cfg.output_dir` (reads `merged/`)."
+    ec, out = cfg.export, Path(cfg.output_dir)
+    merged_dir, gdir = out/'merged', out/'gguf'
+    otype = _refuse_early(cfg, merged_dir)
+    stem = ec.name or f"{Path(cfg.model.name_or_path.rstrip('/')).name}-ft"
+    files = write_files(merged_dir, gdir, stem, ec.types)
+    tok = load_tokenizer_dir(merged_dir)
+    report = {'name': stem, 'source': str(merged_dir), 'files': [dict(asdict(f), sha256=sha256_file(f.path), verified='not verified') for f in files],
+              'verification': [], 'llama_cpp': has_llama_cpp()}
     if ec.verify:
-        tok = AutoTokenizer.from_pretrained(merged_dir)
-        merged = AutoModelForCausalLM.from_pretrained(merged_dir, dtype=torch.float32).eval()
         prompts = verify_prompts(tok, out, ec.verify_samples, ec.verify_max_tokens)
-        ref = _hf_logits(merged, prompts)
-        gen = hf_greedy(merged, tok, prompts, ec.verify_new_tokens) if has_llama_cpp() else None
         report['verify_prompts'] = len(prompts)
-        for f in files:
-            v = verify_gguf(f.path, merged_dir, prompts, f.ftype, ec.min_top1, ec.max_kl, None, ec.verify_new_tokens, merged, tok, ref, gen)
-            report['verification'].append(v)
-        for fr, v in zip(report['files'], report['verification']): fr['verified'] = 'passed' if v['passed'] else 'FAILED'
-    mf = make_modelfile(path(otype).name, AutoTokenizer.from_pretrained(merged_dir),
-                        json.loads((merged_dir/'generation_config.json').read_text()) if (merged_dir/'generation_config.json').is_file() else {},
-                        ec.ollama_parameters)
-    _write_text(gdir/'Modelfile', mf)
-    fails = [f"{v['file']}: {x}" for v in report['verification'] if v['ftype'] in ENFORCED for x in v['failures']]
-    report['passed'] = not fails; report['failures'] = fails
-    _write_text(out/'reports'/'export.json', json.dumps(report, indent=1, default=str))
-    card = model_card(out, report, cfg.model.name_or_path)
-    _write_text(out/'model_card.md', card)
+        report['verification'] = verify_files([f.path for f in files], merged_dir, [f.ftype for f in files], prompts, ec.verify_new_tokens,
+                                              ec.min_top1, ec.max_kl)
+        for fr, v in zip(report['files'], report['verification']): fr['verified'] = v['status']
+    gen_cfg = merged_dir/'generation_config.json'
+    mf = make_modelfile(f'{stem}-{otype.upper()}.gguf', tok, json.loads(gen_cfg.read_text()) if gen_cfg.is_file() else {}, ec.ollama_parameters)
+    atomic_write(gdir/'Modelfile', mf)
+    report['failures'] = fails = [f"{v['file']}: {x}" for v in report['verification'] for x in v['failures']]
+    report['passed'] = not fails
+    write_json(out/'reports'/'export.json', report, default=str)
+    atomic_write(out/'model_card.md', model_card(out, report, cfg.model.name_or_path))
     if fails: raise ExportError(f"GGUF verification failed ({out/'reports'/'export.json'}): " + '; '.join(fails))
-    return ExportReport(report['files'], report['verification'], str(gdir/'Modelfile'), str(out/'model_card.md'), True)
+    return ExportReport(report['files'], report['verification'], str(gdir/'Modelfile'), str(out/'model_card.md'))

@@ -29,15 +29,17 @@ class MergeError(FtError):
 # %% ../nbs/06_merge.ipynb #c008
 def merge_weight(W: torch.Tensor, A: torch.Tensor, B: torch.Tensor, scale: float,
                  magnitude: torch.Tensor | None = None, # DoRA's lora_magnitude_vector (out_features,), None for plain LoRA
+                 fan_in_fan_out: bool = False, # `W` stored (in, out), as GPT-2's Conv1D stores it
                 ) -> torch.Tensor:
     "The merged float32 weight of one LoRA (or DoRA) layer: `W + scale*B@A`, rescaled row-wise to `magnitude` for DoRA."
+    if fan_in_fan_out: return merge_weight(W.T, A, B, scale, magnitude).T
     W = W.float() + scale * (B.float() @ A.float())
     if magnitude is None: return W
     return W * (magnitude.float() / torch.linalg.norm(W, dim=1)).unsqueeze(1)
 
 # %% ../nbs/06_merge.ipynb #c012
 _PREFIX = 'base_model.model.'
-_UNSUPPORTED = {'fan_in_fan_out': True, 'lora_bias': True, 'use_qalora': True}
+_UNSUPPORTED = {'lora_bias': True, 'use_qalora': True}
 
 def _pattern_value(patterns: dict, module: str, default):
     "PEFT's rule: a pattern key applies when it matches the end of the module name."
@@ -46,7 +48,7 @@ def _pattern_value(patterns: dict, module: str, default):
     return default
 
 def read_adapter(adapter_dir: str | Path) -> tuple[dict, dict[str, dict], dict[str, torch.Tensor]]:
-    "(adapter config, {module: {A, B, magnitude, scale}}, {base tensor name: replacement}) of a PEFT LoRA/DoRA adapter directory."
+    "(adapter config, {module: {A, B, magnitude, scale, fan_in_fan_out}}, {base tensor name: replacement}) of a PEFT LoRA/DoRA adapter directory."
     d = Path(adapter_dir)
     if not (d/'adapter_config.json').is_file() or not (d/'adapter_model.safetensors').is_file():
         raise MergeError(f"{d} is not a PEFT adapter directory (needs adapter_config.json and adapter_model.safetensors). Run `ft-pipeline train` first.")
@@ -69,6 +71,7 @@ def read_adapter(adapter_dir: str | Path) -> tuple[dict, dict[str, dict], dict[s
     for mod, t in mods.items():
         if 'A' not in t or 'B' not in t: raise MergeError(f"{d}: module {mod} has {sorted(t)} but needs both lora_A and lora_B")
         r, alpha = _pattern_value(acfg.get('rank_pattern') or {}, mod, acfg['r']), _pattern_value(acfg.get('alpha_pattern') or {}, mod, acfg['lora_alpha'])
+        t['fan_in_fan_out'] = bool(acfg.get('fan_in_fan_out'))
         t['scale'] = alpha / math.sqrt(r) if acfg.get('use_rslora') else alpha / r
     return acfg, mods, extra
 
@@ -112,7 +115,7 @@ def merge_to_dir(base_dir: str | Path, adapter_dir: str | Path, dest: str | Path
             if name in extra: src = extra.pop(name)
             if name in todo:
                 m = mods[name[:-len('.weight')]]
-                w = merge_weight(src, m['A'], m['B'], m['scale'], m.get('magnitude'))
+                w = merge_weight(src, m['A'], m['B'], m['scale'], m.get('magnitude'), m['fan_in_fan_out'])
                 if not torch.isfinite(w).all(): raise MergeError(f"merging {name} produced NaN/inf: the adapter is broken")
                 src = w; todo.discard(name); merged.append(name)
             out[name] = src.to(t.dtype).contiguous()

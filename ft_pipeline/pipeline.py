@@ -195,7 +195,7 @@ def write_summary(cfg: Config) -> str:
         L += [f"Merge: {mg['merged_modules']} modules into `merged/` ({mg['strategy']} base); {check}. Details: reports/merge.json.", '']
     ex = _read_json(out/'reports'/'export.json')
     if ex:
-        top1 = {c['file']: c['transformers']['top1'] for c in ex.get('verification', []) if 'transformers' in c}
+        top1 = {c['file']: c['transformers']['top1_agreement'] for c in ex.get('verification', []) if isinstance(c.get('transformers'), dict)}
         parts = [f"{Path(f['path']).name} ({f['verified']}" + (f", top-1 agreement with the merged model {top1[Path(f['path']).name]:.1%}"
                  if Path(f['path']).name in top1 else '') + ')' for f in ex['files']]
         L += ['Export: ' + '; '.join(parts) + '. Details: reports/export.json.', '']
