@@ -6,8 +6,8 @@ One command (run it under the shared CPU lock, nothing else running):
 
 Every configuration runs in its own fresh subprocess (`point` mode below), so its peak RSS is its own: the process's RSS high-water mark
 (Linux VmHWM) is reset after the model is loaded and read after the training steps, and a background sampler cross-checks it
-(ft_pipeline.core.MemoryMonitor). The training step is the plainest one possible (forward, backward, AdamW on the LoRA parameter
-groups) on full rows of real text: nothing of the memory comes from the data pipeline.
+(ft_pipeline.core.MemoryMonitor). The training step is the pipeline's own (`ft_pipeline.train.setup` and `train_step`: forward,
+backward, clipping, AdamW on the LoRA parameter groups) on full rows of real text, constant learning rate 1e-3.
 
     python bench/qlora_memory.py point --bs 2 --len 256 --q4 1 --gc 0 --steps 3   # one configuration, prints one JSON line
 """
@@ -32,47 +32,47 @@ VALID = [("What is the freezing point of water?", "Water freezes at 0 degrees Ce
 
 
 def point(a):
-    "Train `a.steps` steps of one configuration; print a JSON line with its memory and timing."
-    from ft_pipeline.core import MemoryMonitor, resolve_device, resolve_precision, text_perplexity
+    "Train `a.steps` steps of one configuration through the training recipe's `setup` and `train_step`; print a JSON line with its memory and timing."
+    from ft_pipeline.core import MemoryMonitor, text_perplexity
     from ft_pipeline.memory import estimate_memory
     mon = MemoryMonitor(interval=0.02)
     runtime = mon.stage('imports')['rss']
-    import torch
+    import shutil, tempfile, datasets, torch
     from ft_pipeline.config import load_config
-    from ft_pipeline.lora import add_lora, lora_param_groups
-    from ft_pipeline.quant import load_base, prepare_for_training, weight_bytes
-    torch.manual_seed(0)
-    cfg = load_config(None, {'quantization.load_in_4bit': bool(a.q4), 'quantization.double_quant': bool(a.dq),
-                             'training.gradient_checkpointing': bool(a.gc), 'training.micro_batch_size': a.bs, 'data.max_length': a.len})
+    from ft_pipeline.model import load_tokenizer
+    from ft_pipeline.quant import weight_bytes
+    from ft_pipeline.train import cleanup, next_batches, setup, train_step
+    work = tempfile.mkdtemp()
+    cfg = load_config(None, {'output_dir': work, 'quantization.load_in_4bit': bool(a.q4), 'quantization.double_quant': bool(a.dq),
+                             'training.gradient_checkpointing': bool(a.gc), 'training.micro_batch_size': a.bs, 'data.max_length': a.len,
+                             'training.gradient_accumulation_steps': 1, 'training.max_steps': a.steps, 'training.learning_rate': 1e-3,
+                             'training.lr_scheduler': 'constant', 'training.warmup_steps': 0, 'training.save_every': 1000,
+                             'training.report_to': []})
     est = estimate_memory(cfg, suggest=False)
-    dev = resolve_device(cfg.training.device)
-    model, tok = load_base(cfg.model, cfg.quantization, dev, resolve_precision(dev, cfg.training.precision))
-    model = prepare_for_training(model, cfg.training.gradient_checkpointing)
-    weights = weight_bytes(model)
-    l = cfg.lora
-    pm = add_lora(model, r=l.r, lora_alpha=l.alpha, lora_dropout=l.dropout, target_modules=l.target_modules)
-    opt = torch.optim.AdamW(lora_param_groups(pm, lr=1e-3))
+    tok = load_tokenizer(cfg.model)
     chat = lambda u, r: tok.apply_chat_template([{'role': 'user', 'content': u}, {'role': 'assistant', 'content': r}], tokenize=False)
     stream = tok(''.join(chat(u, r) for u, r in TRAIN)).input_ids
     while len(stream) < a.bs * a.len: stream = stream + stream
-    x = torch.tensor(stream[:a.bs * a.len]).view(a.bs, a.len)
+    rows = [stream[i * a.len:(i + 1) * a.len] for i in range(a.bs)]  # full rows of real text, every token supervised
+    datasets.Dataset.from_dict({'input_ids': rows, 'labels': rows}).save_to_disk(f'{work}/data/train')
+    run = setup(cfg)
+    weights = weight_bytes(run.model) - sum(p.numel() * p.element_size() for p in run.params)  # the frozen base, adapters excluded
     mon.stage('adapters added')
-    pm.train()
     times, losses = [], []
     mon.start()
     for i in range(a.steps):
         t0 = time.perf_counter()
-        loss = pm(input_ids=x, labels=x).loss
-        loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
-        times.append(time.perf_counter() - t0); losses.append(loss.item())
+        row = train_step(run, next_batches(run))  # one epoch = one micro-batch of these rows
+        times.append(time.perf_counter() - t0); losses.append(row['loss'])
     peak = mon.stop()
     out = dict(bs=a.bs, len=a.len, q4=a.q4, dq=a.dq, gc=a.gc, steps=a.steps, weights_bytes=weights, runtime_rss=runtime,
                rss_after_load=mon.records[1]['rss'], peak_rss=mon.peak_rss, peak_rss_sampled=max(r['peak_rss'] for r in mon.records),
                step_s_median=statistics.median(times[1:] or times), step_s=times, loss_first=losses[0], loss_last=losses[-1],
                estimate_bytes=est.total, estimate_parts=est.parts)
     if a.ppl:
-        pm.eval()
-        out['ppl_after'] = text_perplexity(pm, tok, [chat(u, r) for u, r in VALID])
+        run.model.eval()
+        out['ppl_after'] = text_perplexity(run.model, tok, [chat(u, r) for u, r in VALID])
+    cleanup(run); shutil.rmtree(work)
     print('RESULT ' + json.dumps(out), flush=True)
 
 

@@ -2,7 +2,8 @@
 
     python bench/train_scaling.py            # bundled SmolLM2-135M, LoRA r=16, micro-batch 1, lengths 128/512/2048, fp32 and bf16
 
-Each point runs in its own process (clean peak RSS): 1 warm-up + 3 measured optimizer steps on random tokens, every token supervised.
+Each point runs in its own process (clean peak RSS): 1 warm-up + 3 measured optimizer steps on random tokens, every token supervised,
+through the training recipe's own `setup` and `train_step` (nothing of the loop is copied here).
 Results: bench/results/train_scaling.json."""
 import json, os, platform, subprocess, sys, time
 from datetime import datetime, timezone
@@ -12,32 +13,26 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT/'bench'/'results'/'train_scaling.json'
 
 def point(length: int, gc: bool, precision: str) -> dict:
-    import torch
-    from accelerate import Accelerator
+    "Train 4 steps of one sequence of `length` random tokens (every token supervised) through ft_pipeline's own `setup` and `train_step`."
+    import tempfile, datasets, torch
     from ft_pipeline.config import load_config
-    from ft_pipeline.lora import add_lora
-    from ft_pipeline.core import MemoryMonitor
-    from ft_pipeline.quant import load_base, prepare_for_training
-    from ft_pipeline.train import CausalLMLoss, make_optimizer, step_grads
-    cfg = load_config(None, {'training.gradient_checkpointing': gc, 'training.precision': precision, 'training.device': 'cpu'})
-    mon = MemoryMonitor('cpu').start()
-    model, tok = load_base(cfg.model, cfg.quantization, 'cpu', precision)
-    model = prepare_for_training(model, gc)
-    model = add_lora(model, r=16, lora_alpha=32, lora_dropout=0.0)
-    model.train()  # transformers checkpoints only in training mode: without this, checkpointing is silently off
-    lm = CausalLMLoss(model)
-    acc = Accelerator(cpu=True, mixed_precision='no' if precision == 'fp32' else precision)
-    opt = make_optimizer(model, 2e-4)
-    g = torch.Generator().manual_seed(0)
-    ids = torch.randint(3, len(tok), (1, length), generator=g)
-    batch = {'input_ids': ids, 'labels': ids.clone(), 'attention_mask': torch.ones_like(ids)}
-    times = []
-    for i in range(4):
-        t0 = time.perf_counter(); step_grads(lm, [batch], acc); opt.step(); opt.zero_grad(set_to_none=True); times.append(time.perf_counter() - t0)
-    mon.stop()
+    from ft_pipeline.model import load_tokenizer
+    from ft_pipeline.train import next_batches, setup, train_step
+    with tempfile.TemporaryDirectory() as d:
+        cfg = load_config(None, {'output_dir': d, 'data.max_length': length, 'lora.r': 16, 'lora.alpha': 32, 'lora.dropout': 0.0,
+                                 'training.gradient_checkpointing': gc, 'training.precision': precision, 'training.device': 'cpu',
+                                 'training.micro_batch_size': 1, 'training.gradient_accumulation_steps': 1, 'training.max_steps': 4,
+                                 'training.learning_rate': 2e-4, 'training.save_every': 1000, 'training.report_to': []})
+        g = torch.Generator().manual_seed(0)
+        rows = [torch.randint(3, len(load_tokenizer(cfg.model)), (length,), generator=g).tolist() for _ in range(4)]
+        datasets.Dataset.from_dict({'input_ids': rows, 'labels': rows}).save_to_disk(f'{d}/data/train')
+        times = []
+        with setup(cfg) as run:  # the peak RSS includes the loaded model, as before
+            for i in range(4):
+                t0 = time.perf_counter(); train_step(run, next_batches(run)); times.append(time.perf_counter() - t0)
     dt = sum(times[1:]) / 3
     return {'length': length, 'gradient_checkpointing': gc, 'precision': precision, 'step_s': dt, 'tokens_per_s': length / dt,
-            'peak_rss_mb': mon.peak_rss / 2**20}
+            'peak_rss_mb': run.mon.peak_rss / 2**20}
 
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == '--point':

@@ -75,7 +75,6 @@ def run_trl(name, over) -> dict:
 def val_loss(adapter: str) -> float:
     "Token-weighted validation NLL of base + `adapter`, fp32, the same function for every configuration."
     import torch
-    from accelerate import Accelerator
     from datasets import load_from_disk
     from peft import PeftModel
     from ft_pipeline.model import bundled_model_dir
@@ -85,7 +84,7 @@ def val_loss(adapter: str) -> float:
     tok = AutoTokenizer.from_pretrained(path)
     m = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32), adapter)
     val = load_from_disk(str(WORK/'data_src'/'data'/'validation'))
-    return evaluate_loss(CausalLMLoss(m), val, 8, tok.pad_token_id, Accelerator(cpu=True))
+    return evaluate_loss(CausalLMLoss(m), val, 8, tok.pad_token_id)
 
 def matmul_peak() -> dict:
     "Measured GFLOP/s of a large matmul on this CPU, fp32 and bf16."

@@ -138,9 +138,9 @@ def test_no_usable_rows_names_the_file(tmp_path):
 def test_one_text_file_pretrains_on_a_model_without_chat_template(tmp_path):
     "training.mode=pretrain, format text, one .txt, validation_split 0.1, a tokenizer with no chat template: `ft-pipeline prepare` exits 0."
     from ft_pipeline.bundled import general_text
-    from ft_pipeline.train import save_tiny_model
+    from ft_pipeline.testing import tiny_model
     from transformers import AutoTokenizer
-    base = save_tiny_model(tmp_path/'base')
+    base = tiny_model(tmp_path/'base')
     (base/'chat_template.jinja').unlink(missing_ok=True)
     tok = AutoTokenizer.from_pretrained(base); tok.chat_template = None; tok.save_pretrained(base)
     assert AutoTokenizer.from_pretrained(base).chat_template is None

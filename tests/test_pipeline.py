@@ -19,9 +19,9 @@ def sets(over: dict) -> list[str]:
 
 @pytest.fixture(scope='module')
 def tiny(tmp_path_factory):
-    from ft_pipeline.train import save_tiny_model
+    from ft_pipeline.testing import tiny_model
     d = tmp_path_factory.mktemp('tiny')
-    save_tiny_model(d/'model')
+    tiny_model(d/'model')
     return d
 
 def base_over(tiny, out):
@@ -122,7 +122,8 @@ def test_disk_full_while_saving_keeps_previous_checkpoint(tiny, tmp_path, monkey
     from accelerate import Accelerator
     from ft_pipeline.config import load_config
     from ft_pipeline.data import prepare
-    from ft_pipeline.train import TrainError, check_checkpoint, list_checkpoints, train
+    from ft_pipeline.checkpoints import check_checkpoint, list_checkpoints
+    from ft_pipeline.train import TrainError, train
     cfg = load_config('configs/quickstart.yaml' if Path('configs/quickstart.yaml').exists() else ROOT/'configs'/'quickstart.yaml',
                       {**base_over(tiny, tmp_path/'run'), 'training.report_to': []})
     prepare(cfg)
@@ -144,7 +145,7 @@ class _Evil:
     def __reduce__(self): return (os.system, ('touch /tmp/ft_pipeline_pickle_ran',))
 
 def test_checkpoint_with_code_is_not_executed(tiny, tmp_path):
-    from ft_pipeline.train import write_manifest
+    from ft_pipeline.checkpoints import write_manifest
     worker = ('import sys, json\nfrom ft_pipeline.config import load_config\nfrom ft_pipeline.train import train\n'
               'train(load_config(None, json.loads(sys.argv[1])))\n')
     over = {**base_over(tiny, tmp_path/'run'), 'training.max_steps': 2, 'training.report_to': []}

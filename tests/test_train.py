@@ -25,14 +25,14 @@ def _rows(n, seed):
 
 @pytest.fixture(scope='module')
 def tiny(tmp_path_factory):
-    from ft_pipeline.train import save_tiny_model
+    from ft_pipeline.testing import tiny_model
     d = tmp_path_factory.mktemp('tiny')
-    save_tiny_model(d/'model')
+    tiny_model(d/'model')
     return d
 
 def _run_dir(base: Path, name: str) -> Path:
     d = base/name
-    _rows(128, 0).save_to_disk(str(d/'data'/'train')); _rows(16, 1).save_to_disk(str(d/'data'/'validation'))
+    _rows(96, 0).save_to_disk(str(d/'data'/'train')); _rows(16, 1).save_to_disk(str(d/'data'/'validation'))
     return d
 
 def _over(tiny, **kw):
@@ -60,7 +60,7 @@ def _adapter(run):
 def _losses(run):
     return [json.loads(l)['loss'] for l in (run/'logs'/'metrics.jsonl').read_text().splitlines()]
 
-@pytest.mark.parametrize('kill_at', [5, 8])
+@pytest.mark.parametrize('kill_at', [5, 13])  # 96 rows / (4 x 2) = 12 steps per epoch: 13 resumes from step 12, at the epoch boundary
 def test_sigkill_then_resume_is_exact(tiny, tmp_path, kill_at):
     ref = _run_dir(tmp_path, 'ref')
     p = _start(ref, _over(tiny)); out, err = p.communicate(); assert p.returncode == 0, err
