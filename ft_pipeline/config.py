@@ -112,7 +112,7 @@ class TrainingConfig(_Section):
 class EvaluationConfig(_Section):
     "Evaluation against the base model."
     batch_size: int = Field(8, ge=1) # rows per forward pass (perplexity)
-    generate_batch_size: int = Field(32, ge=1) # prompts decoded together (greedy): more share each step's weight reads; costs KV-cache memory
+    generate_batch_size: int = Field(32, ge=1) # prompts decoded together (greedy): fewer, larger decode steps; costs KV-cache memory
     max_new_tokens: int = Field(128, ge=1) # generation budget per test prompt (greedy)
     max_test_samples: int | None = Field(200, ge=1) # first N test samples for task metrics; None: all
     length_buckets: list[int] = [64, 128, 256, 512] # token-length bucket edges for perplexity per bucket
