@@ -111,7 +111,8 @@ class TrainingConfig(_Section):
 # %% ../nbs/00_config.ipynb #f006
 class EvaluationConfig(_Section):
     "Evaluation against the base model."
-    batch_size: int = Field(8, ge=1) # rows per forward pass (perplexity) and prompts per generate call
+    batch_size: int = Field(8, ge=1) # rows per forward pass (perplexity)
+    generate_batch_size: int = Field(32, ge=1) # prompts decoded together (greedy): fewer, larger decode steps; costs KV-cache memory
     max_new_tokens: int = Field(128, ge=1) # generation budget per test prompt (greedy)
     max_test_samples: int | None = Field(200, ge=1) # first N test samples for task metrics; None: all
     length_buckets: list[int] = [64, 128, 256, 512] # token-length bucket edges for perplexity per bucket

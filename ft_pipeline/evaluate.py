@@ -12,6 +12,7 @@ from typing import Callable
 import numpy as np, pandas as pd
 from rouge_score import rouge_scorer
 from sacrebleu.metrics import BLEU, CHRF
+from sacrebleu.metrics.helpers import extract_all_char_ngrams
 from .config import Config, FtError
 from .core import atomic_write, greedy_generate, perplexity, resolve_device, resolve_precision
 from .core import sha256_file, token_nll, write_json
@@ -20,9 +21,9 @@ from .figures import FIGURES, eval_figure, figure_md, inline_images, save_png
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'EvalError', 'score_rows', 'rows_perplexity', 'length_bucket', 'ppl_table', 'MetricStats', 'CorpusMetric',
-           'parse_json', 'task_metrics', 'load_metric_fn', 'paired_bootstrap', 'check_contamination', 'EvalReport',
-           'compare', 'eval_scope', 'evaluate']
+__all__ = ['log', 'EvalError', 'score_rows', 'rows_perplexity', 'length_bucket', 'ppl_table', 'MetricStats', 'parse_json',
+           'task_metrics', 'load_metric_fn', 'paired_bootstrap', 'check_contamination', 'EvalReport', 'compare',
+           'eval_scope', 'evaluate']
 
 # %% ../nbs/05_evaluate.ipynb #c006
 class EvalError(FtError):
@@ -74,19 +75,6 @@ class MetricStats:
     def __len__(self): return len(self.stats)
     def score(self, idx=None) -> float: return float(self.agg((self.stats if idx is None else self.stats[idx]).sum(0)))
 
-@dataclass
-class CorpusMetric:
-    "A sacrebleu metric without public per-sample statistics: any resample is scored by the library's own `corpus_score`."
-    name: str
-    preds: list[str]
-    refs: list[str]
-    metric: object # e.g. sacrebleu.metrics.CHRF()
-    higher_is_better: bool = True
-    def __len__(self): return len(self.preds)
-    def score(self, idx=None) -> float:
-        idx = range(len(self.preds)) if idx is None else idx
-        return float(self.metric.corpus_score([self.preds[i] for i in idx], [[self.refs[i] for i in idx]]).score)
-
 def _mean_stats(name, xs, higher_is_better=True) -> MetricStats:
     return MetricStats(name, np.column_stack([np.asarray(xs, dtype=float), np.ones(len(xs))]), lambda s: s[0] / s[1], higher_is_better)
 
@@ -102,6 +90,20 @@ def _bleu_stats(preds: list[str], refs: list[str]) -> MetricStats:
                                  effective_order=bleu.effective_order, max_ngram_order=k).score
     return MetricStats('bleu', st, agg)
 
+def _chrf_stats(preds: list[str], refs: list[str]) -> MetricStats:
+    "chrF's statistics per sample ([hyp, ref, matched] character n-grams for n = 1..6) and sacrebleu's corpus formula on their sums."
+    chrf = CHRF(); k, f = chrf.char_order, chrf.beta ** 2   # defaults: chrF (no word n-grams), beta 2, case-sensitive
+    def seg(p, r):
+        hs, rs = extract_all_char_ngrams(p, k, chrf.whitespace), extract_all_char_ngrams(r, k, chrf.whitespace)
+        return [x for h, g in zip(hs, rs) for x in (sum(h.values()) if g else 0, sum(g.values()), sum(min(c, g[n]) for n, c in h.items() if n in g))]
+    def agg(t):   # sacrebleu's chrF: precision and recall averaged over the orders both sides have, then F-beta (its order of operations)
+        p = r = 0.; n = 0
+        for h, g, m in t.reshape(k, 3).tolist():
+            if h > 0 and g > 0: p += m / h; r += m / g; n += 1
+        if n: p, r = p / n, r / n
+        return 100 * ((1 + f) * p * r / (f * p + r)) if p + r else 0.
+    return MetricStats('chrf', np.array([seg(p, r) for p, r in zip(preds, refs)], dtype=float).reshape(len(preds), 3 * k), agg)
+
 _FENCE = re.compile(r'^```(?:json)?\s*(.*?)\s*```$', re.S)
 _NOJSON = object()
 
@@ -114,13 +116,13 @@ def parse_json(s: str):
 # %% ../nbs/05_evaluate.ipynb #c027
 def task_metrics(preds: list[str], refs: list[str], messages: list[list[dict]] | None = None,
                  custom: Callable | None = None, # fn(prediction, reference, messages) -> float
-                 custom_name: str = 'custom') -> dict[str, MetricStats | CorpusMetric]:
+                 custom_name: str = 'custom') -> dict[str, MetricStats]:
     "Per-sample statistics of every task metric for `preds` against `refs`."
     norm = lambda s: ' '.join(s.split())
     rouge = rouge_scorer.RougeScorer(['rougeL'])
     m = {'exact_match': _mean_stats('exact_match', [norm(p) == norm(r) for p, r in zip(preds, refs)]),
          'rouge_l': _mean_stats('rouge_l', [rouge.score(r, p)['rougeL'].fmeasure for p, r in zip(preds, refs)]),
-         'bleu': _bleu_stats(preds, refs), 'chrf': CorpusMetric('chrf', preds, refs, CHRF())}
+         'bleu': _bleu_stats(preds, refs), 'chrf': _chrf_stats(preds, refs)}
     rj = [parse_json(r) for r in refs]
     if refs and all(r is not _NOJSON for r in rj):
         pj = [parse_json(p) for p in preds]
@@ -144,7 +146,7 @@ def load_metric_fn(spec: str) -> Callable:
     return f
 
 # %% ../nbs/05_evaluate.ipynb #c034
-def paired_bootstrap(base: MetricStats | CorpusMetric, tuned: MetricStats | CorpusMetric, n_boot: int = 1000, seed: int = 0) -> dict:
+def paired_bootstrap(base: MetricStats, tuned: MetricStats, n_boot: int = 1000, seed: int = 0) -> dict:
     "Difference tuned - base of a metric on the same samples, with a 95% paired-bootstrap interval and a verdict."
     n = len(base)
     if n != len(tuned): raise EvalError(f"{base.name}: {n} base samples but {len(tuned)} tuned samples; the comparison must be paired")
@@ -266,7 +268,7 @@ def _measure(cfg: Config, model, tok, systems: dict, val, general: list[dict], t
         with ctx():
             r = {'val': score_rows(model, val, col, e.batch_size), 'general': score_rows(model, general, col, e.batch_size)}
             if test:
-                g = greedy_generate(model, tok, prompts, e.max_new_tokens, e.batch_size)
+                g = greedy_generate(model, tok, prompts, e.max_new_tokens, e.generate_batch_size)
                 r['preds'], r['samples_per_s'] = g.texts, g.samples_per_s
         res[name] = r
         log.info('evaluated %s', name)
