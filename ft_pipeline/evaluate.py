@@ -329,7 +329,8 @@ def eval_scope(d: dict) -> str:
         return f"Evaluated: task metrics on {d['test_samples']} test prompts (greedy generations scored against the references) and {ppl}."
     return (f"Evaluated: {ppl} only. There is no test set, so no task metrics (exact match, ROUGE-L, BLEU, chrF, JSON validity of "
             "generated answers). To get them, hold out a test set with `--set data.test_split=0.1` or give one with "
-            "`--set data.test_file=FILE`, then rerun `ft-pipeline run CONFIG` (the data is prepared again and the model retrained).")
+            "`--set data.test_file=FILE` and rerun `ft-pipeline run CONFIG` with a new `--set output_dir=...` (or with `--restart` in "
+            "this one: the data is prepared again and the model retrained, the old checkpoints moved aside).")
 
 # %% ../nbs/05_evaluate.ipynb #e003
 def _markdown(d: dict, tabs: dict, examples: list[dict], figures: list[str] = ()) -> str:

@@ -25,8 +25,8 @@ def write_jsonl(p: Path, rows: list[dict]) -> Path:
 @pytest.fixture(scope='module')
 def tiny(tmp_path_factory) -> Path:
     "A tiny random llama with the bundled tokenizer (which has a chat template)."
-    from ft_pipeline.train import save_tiny_model
-    return save_tiny_model(tmp_path_factory.mktemp('tiny')/'model')
+    from ft_pipeline.testing import tiny_model
+    return tiny_model(tmp_path_factory.mktemp('tiny')/'model')
 
 # --- The README's own-data and GPU commands, as written, with only the model swapped for a tiny one ---------------------------------
 
