@@ -14,7 +14,7 @@ import gguf, numpy as np, torch
 from gguf import GGMLQuantizationType as QT, LlamaFileType as FT, MODEL_ARCH
 from .config import FtError
 from .core import MemoryMonitor
-from .merge import _shards, read_safetensors
+from .merge import _shards, read_safetensors, safetensors_header
 
 log = logging.getLogger(__name__)
 
@@ -322,15 +322,9 @@ def add_tokenizer(w: gguf.GGUFWriter, model_dir: Path, n_vocab: int) -> str:
     return kind
 
 # %% ../nbs/07a_gguf.ipynb #c026
-def _header(path: Path) -> dict[str, dict]:
-    "The safetensors header of `path` (name -> dtype, shape, data_offsets), in file order; no tensor data is read."
-    with open(path, 'rb') as f: n = int.from_bytes(f.read(8), 'little'); h = json.loads(f.read(n))
-    h.pop('__metadata__', None)
-    return dict(sorted(h.items(), key=lambda kv: kv[1]['data_offsets'][0]))
-
 def _tensor_files(model_dir: Path) -> dict[str, Path]:
     "HF tensor name -> safetensors file of `model_dir`, over the shards the merge wrote (single file or sharded)."
-    return {name: model_dir/shard for shard in _shards(model_dir) for name in _header(model_dir/shard)}
+    return {name: model_dir/shard for shard in _shards(model_dir) for name in safetensors_header(model_dir/shard)}
 
 # %% ../nbs/07a_gguf.ipynb #c027
 @dataclass
@@ -351,7 +345,7 @@ def plan_tensors(model_dir: Path, c, s: ArchSpec, ftype: str) -> list[tuple]:
     "[(hf_name, file, gguf_name, shape, qtype)] for every tensor to write, in file order, from the headers alone."
     tied, plan = c.tie_word_embeddings or s.tied, []
     for f in dict.fromkeys(_tensor_files(model_dir).values()):
-        for name, info in _header(f).items():
+        for name, info in safetensors_header(f).items():
             if _skipped(name, tied): continue
             shape, new = gguf_shape(tuple(info['shape']), name, s), map_tensor_name(name, s.arch, c.num_hidden_layers)
             plan.append((name, f, new, shape, tensor_qtype(new, shape, ftype)))
