@@ -20,8 +20,8 @@ log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'STAGES', 'NOT_INPUTS', 'OUTPUTS', 'PipelineError', 'stage_inputs', 'stage_hashes', 'read_marker',
-           'write_marker', 'changed_inputs', 'check_output_dir', 'guard_checkpoints', 'prerequisites', 'RunResult',
-           'run', 'write_summary']
+           'write_marker', 'changed_inputs', 'check_output_dir', 'guard_checkpoints', 'output_files', 'damaged_files',
+           'prerequisites', 'RunResult', 'run', 'write_summary']
 
 # %% ../nbs/08_pipeline.ipynb #c006
 STAGES = ('prepare', 'train', 'evaluate', 'merge', 'export')
@@ -106,11 +106,28 @@ def guard_checkpoints(out: Path, marker: dict | None, inputs: dict, h: str, rest
                         f"({'; '.join(changed_inputs((marker or {}).get('inputs'), inputs))}), and training would start over. Rerun with "
                         '--restart to start over (the old checkpoints are moved aside, not deleted), or undo the change to resume them.')
 
+# %% ../nbs/08_pipeline.ipynb #fdm002
+def output_files(out: Path, stage: str) -> dict[str, int]:
+    "Size of every file `stage` wrote in `out` (its checkpoints and logs aside), recorded in its marker when it finishes."
+    ps = [out/p for p in OUTPUTS[stage] if p not in ('checkpoints', 'logs')]
+    return {str(q.relative_to(out)): q.stat().st_size for p in ps for q in ([p] if p.is_file() else sorted(p.rglob('*'))) if q.is_file()}
+
+def damaged_files(out: Path, marker: dict | None) -> list[str]:
+    "The files a finished stage's `marker` recorded that are now missing or of another size, one phrase each."
+    bad = []
+    for rel, size in (marker or {}).get('files', {}).items():
+        p = out/rel
+        if not p.is_file(): bad.append(f'{rel} is missing')
+        elif p.stat().st_size != size: bad.append(f'{rel} has {p.stat().st_size} bytes, not {size}')
+    return bad
+
+
 # %% ../nbs/08_pipeline.ipynb #u6s002
-def _why_not_current(m: dict | None, h: str) -> str | None:
+def _why_not_current(m: dict | None, h: str, out: Path) -> str | None:
     if m is None: return 'has not run'
     if m.get('status') != 'done': return 'did not finish'
-    return None if m['hash'] == h else 'is out of date (its inputs or settings changed)'
+    if m['hash'] != h: return 'is out of date (its inputs or settings changed)'
+    return f"finished, but its files changed since ({'; '.join(bad)})" if (bad := damaged_files(out, m)) else None
 
 def prerequisites(todo: list[str], out: Path, hs: dict[str, str], single_process: bool = True) -> list[str]:
     "The stages to run before `todo` in `out`: `prepare` when `train` needs it; any other missing or stale stage `todo` reads raises."
@@ -118,7 +135,7 @@ def prerequisites(todo: list[str], out: Path, hs: dict[str, str], single_process
     while stack:
         r = stack.pop()
         if r not in todo and r not in need: need.add(r); stack += _READS[r]
-    stale = {s: why for s in STAGES if s in need and (why := _why_not_current(read_marker(out, s), hs[s]))}
+    stale = {s: why for s in STAGES if s in need and (why := _why_not_current(read_marker(out, s), hs[s], out))}
     if list(stale) == ['prepare'] and 'train' in todo and single_process:
         log.info("train needs the prepared data, and stage 'prepare' %s in %s: preparing it first", stale['prepare'], out)
         return ['prepare']
@@ -169,20 +186,23 @@ def _open_run_dir(cfg: Config, overwrite: bool):
     claim(out, list(_OWN))
     save_config(cfg, out/'config.yaml')
 
+def _disk_full(out: Path, where: str) -> DiskFullError:
+    "The error for a full disk in `out`: the file being written, the intact checkpoint; the half-written temporaries are removed first."
+    from ft_pipeline.train import latest_valid_checkpoint
+    what, ck = newest_file(out), latest_valid_checkpoint(out/'checkpoints')
+    step = re.search(r'tmp-step-0*(\d+)', what or '')
+    remove_orphans(out)  # give their space back now
+    return DiskFullError(f"disk full while writing {out/(what or '')}" + (f' at step {step[1]}' if step else f' ({where})') +
+                         (f'; checkpoint step {int(ck.name[5:])} is intact' if ck else '; no checkpoint was lost') +
+                         f'; free space ({shutil.disk_usage(out).free / 2**20:.0f} MiB free on that disk now) and rerun')
+
 def _call_stage(fn, cfg: Config, stage: str):
     "`fn(cfg)`; a full disk, whatever raised it, becomes a `DiskFullError` saying what was being written and what is intact."
-    out = Path(cfg.output_dir)
     try: return fn(cfg)
     except FtError: raise
     except Exception as e:
-        if not disk_full(e, out): raise
-        from ft_pipeline.train import latest_valid_checkpoint
-        what, ck = newest_file(out), latest_valid_checkpoint(out/'checkpoints')
-        step = re.search(r'tmp-step-0*(\d+)', what or '')
-        remove_orphans(out)  # the half-written temporaries: give their space back now
-        raise DiskFullError(f"disk full while writing {out/(what or '')}" + (f' at step {step[1]}' if step else f' ({stage} stage)') +
-                            (f'; checkpoint step {int(ck.name[5:])} is intact' if ck else '; no checkpoint was lost') +
-                            f'; free space ({shutil.disk_usage(out).free / 2**20:.0f} MiB free on that disk now) and rerun') from None
+        if not disk_full(e, cfg.output_dir): raise
+        raise _disk_full(Path(cfg.output_dir), f'{stage} stage') from None
 
 def run(config: str | Path | Config, # YAML path or a loaded Config
         overrides: list[str] | dict | None = None, # `--set` style overrides
@@ -197,7 +217,7 @@ def run(config: str | Path | Config, # YAML path or a loaded Config
         if v is not None and v not in STAGES: raise PipelineError(f"--{name} {v!r}: not a stage; stages are {', '.join(STAGES)}")
     todo = [only] if only else list(STAGES[STAGES.index(from_stage):] if from_stage else STAGES)
     if restart and 'train' not in todo: raise PipelineError(f"--restart starts training over, but this run does not train ({', '.join(todo)})")
-    ps = PartialState()  # under `accelerate launch`/torchrun: one process writes the bookkeeping, all of them train
+    ps = PartialState(cpu=resolve_device(cfg.training.device) == 'cpu')  # under `accelerate launch`/torchrun: one process writes the bookkeeping, all train
     if ps.num_processes > 1 and todo != ['train']:
         raise PipelineError(f'{ps.num_processes} processes were launched, but only `train` runs multi-process. Launch '
                             '`accelerate launch -m ft_pipeline.cli train CONFIG`, then run the other stages in one process (`ft-pipeline run CONFIG`).')
@@ -206,7 +226,10 @@ def run(config: str | Path | Config, # YAML path or a loaded Config
         if ps.is_main_process: _open_run_dir(cfg, overwrite)
         ps.wait_for_everyone()
         forced = set(todo[todo.index('train'):]) if restart else set(todo) if (only or from_stage) else set()
-        return _run_stages(cfg, todo, forced, restart, ps)
+        try: return _run_stages(cfg, todo, forced, restart, ps)
+        except OSError as e:  # the stage markers, figures and summary: a full disk there is no bug either
+            if not disk_full(e, cfg.output_dir): raise
+            raise _disk_full(Path(cfg.output_dir), "the run's stage markers and summary") from None
 
 def _run_stages(cfg: Config, todo: list[str], forced: set, restart: bool, ps) -> RunResult:
     "Check the stages `todo` reads from are current, then run each of `todo` that is stale or `forced`."
@@ -216,8 +239,9 @@ def _run_stages(cfg: Config, todo: list[str], forced: set, restart: bool, ps) ->
     todo = prerequisites(todo, out, hs, single_process=ps.num_processes == 1) + todo
     for s in todo:
         m = read_marker(out, s)
-        if s not in forced and m and m.get('status') == 'done' and m['hash'] == hs[s]:
-            log.info('%s: up to date, skipped', s); res.skipped.append(s); continue
+        why = _why_not_current(m, hs[s], out)
+        if s not in forced and why is None: log.info('%s: up to date, skipped', s); res.skipped.append(s); continue
+        if why and why.startswith('finished, but'): log.warning('%s %s: running it again', s, why)
         if ps.is_main_process:
             claim(out, list(OUTPUTS[s]))
             if s == 'train': guard_checkpoints(out, m, ins[s], hs[s], restart or cfg.training.resume == 'never')
@@ -227,7 +251,7 @@ def _run_stages(cfg: Config, todo: list[str], forced: set, restart: bool, ps) ->
         t0 = time.perf_counter()
         with MemoryMonitor(resolve_device(cfg.training.device)) as mon: res.results[s] = _call_stage(fns[s], cfg, s)
         if ps.is_main_process:
-            write_marker(out, s, status='done', hash=hs[s], inputs=ins[s], seconds=round(time.perf_counter() - t0, 1),
+            write_marker(out, s, status='done', hash=hs[s], inputs=ins[s], files=output_files(out, s), seconds=round(time.perf_counter() - t0, 1),
                          peak_rss_mb=round(mon.peak_rss / 2**20), cuda_peak_mb=round(mon.peak_cuda / 2**20) if mon.device == 'cuda' else None)
         res.ran.append(s)
     if ps.is_main_process: write_figures(out); res.summary = write_summary(cfg)

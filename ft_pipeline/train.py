@@ -31,10 +31,10 @@ from transformers import get_scheduler
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'TrainError', 'CausalLMLoss', 'mixed_precision', 'step_grads', 'plan_batches', 'epoch_loader', 'training_rows',
-           'make_optimizer', 'make_scheduler', 'warmup_for', 'TrainInterrupted', 'TrainState', 'evaluate_loss',
-           'MetricsLog', 'TrainReport', 'TrainDashboard', 'Run', 'cleanup', 'setup', 'next_batches', 'train_step',
-           'retry_on_oom', 'skip_nonfinite', 'maybe_evaluate_and_save', 'finish', 'train']
+__all__ = ['log', 'TrainError', 'CausalLMLoss', 'mixed_precision', 'any_process', 'step_grads', 'plan_batches', 'epoch_loader',
+           'training_rows', 'make_optimizer', 'make_scheduler', 'warmup_for', 'TrainInterrupted', 'TrainState',
+           'evaluate_loss', 'MetricsLog', 'TrainReport', 'TrainDashboard', 'Run', 'cleanup', 'setup', 'next_batches',
+           'train_step', 'retry_on_oom', 'skip_nonfinite', 'maybe_evaluate_and_save', 'finish', 'train']
 
 # %% ../nbs/04_train.ipynb #c006
 class TrainError(FtError):
@@ -77,6 +77,17 @@ def _chunks(batch: dict, splits: int) -> list[dict]:
     size = math.ceil(n / splits)
     return [{k: v[i:i+size] for k, v in batch.items()} for i in range(0, n, size)]
 
+def any_process(acc: Accelerator | None, flag: bool) -> bool:
+    "Whether `flag` is set on any process: one all-reduce of one number when several processes train, no communication otherwise."
+    if acc is None or acc.num_processes == 1: return bool(flag)
+    return bool(acc.reduce(torch.tensor(float(flag), device=acc.device), 'sum').item() > 0)
+
+def _average_grads(lm, acc: Accelerator):
+    "What DDP does after backward, done by hand once every process has its gradients: average them across processes (one all-reduce)."
+    ps = [p for p in lm.parameters() if p.requires_grad]
+    flat = acc.reduce(torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in ps]), 'mean')
+    for p, g in zip(ps, flat.split([p.numel() for p in ps])): p.grad = g.view_as(p).clone()
+
 def step_grads(lm, batches: list[dict], acc: Accelerator | None = None, splits: int = 1, precision: str = 'fp32',
                scaler: torch.amp.GradScaler | None = None):
     "Accumulate the gradients of one optimizer step over `batches`; returns (mean loss over supervised tokens, supervised tokens)."
@@ -86,16 +97,22 @@ def step_grads(lm, batches: list[dict], acc: Accelerator | None = None, splits: 
     if world > 1: n_tot = int(acc.reduce(torch.tensor(n_tot, device=acc.device), 'sum'))
     dev = acc.device if acc is not None else torch.device('cpu')
     total = torch.zeros((), dtype=torch.float64)
-    for i, b in enumerate(pieces):
-        sync = acc is None or i == len(pieces) - 1  # DDP: all-reduce the gradients once, after the last piece
-        with nullcontext() if sync else acc.no_sync(lm):
-            with mixed_precision(dev.type, precision): s, _ = lm(**{k: v.to(dev) for k, v in b.items()})
-            loss = s * (world / max(n_tot, 1))
-            if scaler is not None: loss = scaler.scale(loss)  # fp16: keep small gradients representable
-            if acc is not None: acc.backward(loss)
-            else: loss.backward()
+    for b in pieces:
+        oom = False
+        with nullcontext() if world == 1 else acc.no_sync(lm):  # DDP: no collective inside a piece, so a process can fail alone
+            try:
+                with mixed_precision(dev.type, precision): s, _ = lm(**{k: v.to(dev) for k, v in b.items()})
+                loss = s * (world / max(n_tot, 1))
+                if scaler is not None: loss = scaler.scale(loss)  # fp16: keep small gradients representable
+                if acc is not None: acc.backward(loss)
+                else: loss.backward()
+            except (MemoryError, torch.OutOfMemoryError):
+                if world == 1: raise
+                oom = True
+        if world > 1 and any_process(acc, oom):  # every process agrees: all redo the step in smaller pieces (`retry_on_oom`)
+            raise MemoryError(f'out of memory on {"this" if oom else "another"} process')
         total += s.detach().double().cpu()
-    if world > 1: total = acc.reduce(total.to(acc.device), 'sum').cpu()
+    if world > 1: _average_grads(lm, acc); total = acc.reduce(total.to(acc.device), 'sum').cpu()
     return float(total) / max(n_tot, 1), n_tot
 
 # %% ../nbs/04_train.ipynb #c016
@@ -589,6 +606,7 @@ def maybe_evaluate_and_save(run: Run, row: dict) -> bool:
     run.mlog.log(row)
     if len(run.mon.records) == 3: run.mon.stage('first step')  # after baseline, model loaded, adapters added
     if run.dash is not None: run.dash.update(row)
+    if any_process(run.acc, bool(run.stop)): run.stop.setdefault('sig', 'a stop signal to another process')  # all save, all exit
     stop_early = tc.patience is not None and st.evals_since_best >= tc.patience
     if stop_early: st.note(f'no eval_loss improvement in {tc.patience} evaluations', 'stopped early')
     if improved or st.step % tc.save_every == 0 or st.step == run.total or stop_early or run.stop:

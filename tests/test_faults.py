@@ -1,7 +1,7 @@
 """The fault suite of issue 13: each test injects one real fault (a config edit mid-run, a second run, a killed run's leftovers, ...)
 and checks the exit code, the message, the files left intact and the rerun. In-process through `cli.main` where a real process is not
 the point; a tiny random model, a few steps. `python bench/fault_table.py` runs it and renders the table of nbs/08_pipeline."""
-import hashlib, json, os, shutil, signal, subprocess, sys, time
+import hashlib, json, os, re, shutil, signal, subprocess, sys, time
 from pathlib import Path
 
 import pytest
@@ -12,7 +12,8 @@ ROWS = []  # one per injected fault, for the fault table (written when FT_FAULT_
 
 def record(fault: str, rc: int, message: str, intact: str, rerun_equal, output: str = ''):
     "One row of the fault table: the fault, the exit code, the message a user sees, what survived, whether the rerun matches."
-    ROWS.append({'fault': fault, 'exit_code': rc, 'message': message.strip().splitlines()[-1][:300] if message.strip() else '',
+    message = re.sub(r'/tmp/pytest-of-[^/]+/pytest-\d+/[^/\s]+', '<tmp>', message.strip())  # the table shows where, not which tmp dir
+    ROWS.append({'fault': fault, 'exit_code': rc, 'message': message.splitlines()[-1][:300] if message else '',
                  'intact': intact, 'rerun_equal': rerun_equal, 'traceback': 'Traceback' in output})
 
 @pytest.fixture(scope='module', autouse=True)
@@ -283,3 +284,316 @@ def test_secrets_never_reach_output_or_files(tiny, tmp_path):
     assert r.returncode == 2, printed[-3000:]
     assert 'https://***@data.example.com/train.jsonl' in r.stderr, r.stderr[-2000:]
     assert leaks == [] and files == [], (leaks, files)
+
+# ---- item 8: the whole pipeline, stage by stage: SIGKILL at three points, a full disk, corrupt files
+
+FAST = {'data.max_samples': 48, 'lora.dropout': 0.0, 'evaluation.max_test_samples': 2, 'evaluation.max_new_tokens': 4, 'evaluation.bootstrap_samples': 100,
+        'evaluation.num_examples': 1, 'merge.verify_samples': 2, 'export.types': ['f16'], 'export.verify_samples': 1,
+        'export.verify_max_tokens': 8, 'export.verify_new_tokens': 2}
+RESULT = {'prepare': 'reports/data_stats.json', 'train': 'adapter/adapter_model.safetensors', 'evaluate': 'reports/eval.json',
+          'merge': 'merged/model.safetensors', 'export': 'gguf/model-ft-F16.gguf'}  # the GGUF is named after the base model's directory
+
+def result_of(out: Path, stage: str):
+    "What must not change when a stage is redone after a fault: its weights bitwise, its report's numbers (run paths and clocks aside)."
+    if stage == 'prepare':  # every prepared row, split by split
+        from ft_pipeline.data import load_prepared
+        return {k: hashlib.sha256(json.dumps(ds.to_dict()).encode()).hexdigest() for k, ds in load_prepared(out).items()}
+    p = out/RESULT[stage]
+    if p.suffix != '.json': return _sha(p)
+    d = json.loads(p.read_text().replace(str(out), '<out>'))
+    return {k: d[k] for k in ('perplexity', 'task_metrics', 'comparison', 'general_text_ppl')}
+
+@pytest.fixture(scope='module')
+def stages(tiny, tmp_path_factory):
+    "The uninterrupted run, one stage at a time: a copy of the run dir before each stage, each stage's result and atomic renames."
+    import ft_pipeline.pipeline as pl
+    from ft_pipeline.cli import main
+    base = tmp_path_factory.mktemp('stages')
+    out, o = base/'run', over(tiny, base/'run', **FAST)
+    renames, now, real_replace, real_call = {}, {}, os.replace, pl._call_stage
+    def call(fn, cfg, s): now['s'] = s; return real_call(fn, cfg, s)
+    def replace(a, b, *k, **kw):
+        if 's' in now: renames.setdefault(now['s'], []).append(str(Path(b).relative_to(out)) if str(b).startswith(str(out)) else str(b))
+        return real_replace(a, b, *k, **kw)
+    mp = pytest.MonkeyPatch()
+    mp.setattr(pl, '_call_stage', call); mp.setattr(os, 'replace', replace)
+    before, results = {}, {}
+    try:
+        for s in pl.STAGES:
+            before[s] = base/f'before-{s}'
+            if out.exists(): shutil.copytree(out, before[s], symlinks=True)
+            now.clear()
+            assert main(['run', CFG, *sets(o), '--only', s]) == 0
+            results[s] = result_of(out, s)
+    finally: mp.undo()
+    return {'out': out, 'over': o, 'before': before, 'results': results, 'renames': renames}
+
+def copy_before(stages: dict, stage: str, dest: Path) -> tuple[Path, dict]:
+    "A run dir in `dest` as the uninterrupted run left it before `stage`, and its overrides."
+    src = stages['before'][stage]
+    if src.exists(): shutil.copytree(src, dest, symlinks=True)
+    else: dest.mkdir(parents=True)
+    (dest/'.ft-pipeline.lock').unlink(missing_ok=True)
+    return dest, {**stages['over'], 'output_dir': str(dest)}
+
+def earlier_files(d: Path, stage: str) -> dict:
+    "Checksums of the files that earlier stages wrote (the run's own bookkeeping aside): a fault in `stage` must leave them alone."
+    from ft_pipeline.pipeline import OUTPUTS, STAGES
+    mine = OUTPUTS[stage] + ('stages', 'config.yaml', 'summary.md', '.ft-pipeline.lock', '.ft-pipeline-files.json')
+    return {k: v for k, v in snapshot(d).items() if not any(k == m or k.startswith(m + '/') for m in mine)}
+
+def untouched(d: Path, files: dict) -> bool:
+    "Whether every file of the snapshot `files` is still in `d`, unchanged."
+    now = snapshot(d)
+    return all(now.get(k) == v for k, v in files.items())
+
+KILLER = '''
+import os, signal, sys
+import ft_pipeline.pipeline as pl
+from ft_pipeline.cli import main
+stage, point, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+die = lambda: os.kill(os.getpid(), signal.SIGKILL)  # the same death as kill -9 from outside, at a reproducible place
+now, real_call, real_replace, real_marker = {}, pl._call_stage, os.replace, pl.write_marker
+def call(fn, cfg, s):
+    now['s'] = s
+    if s == stage and point == 'start': die()
+    return real_call(fn, cfg, s)
+def replace(a, b, *k, **kw):
+    if now.get('s') == stage and point == 'mid':
+        now['n'] = now.get('n', 0) + 1
+        if now['n'] == n: die()
+    return real_replace(a, b, *k, **kw)
+def marker(out, s, **info):
+    if s == stage and point == 'end' and info.get('status') == 'done': die()
+    return real_marker(out, s, **info)
+pl._call_stage, os.replace, pl.write_marker = call, replace, marker
+sys.exit(main(sys.argv[4:]))
+'''
+POINTS = {'start': 'as it starts (its marker says running)', 'mid': 'before atomic rename {n} of {of} ({what})',
+          'end': 'after its last write, before its marker says done'}
+
+@pytest.mark.parametrize('point', ['start', 'mid', 'end'])
+@pytest.mark.parametrize('stage', ['prepare', 'train', 'evaluate', 'merge', 'export'])
+def test_sigkill_in_every_stage_then_rerun_equals_the_uninterrupted_run(stages, tmp_path, capsys, stage, point):
+    from ft_pipeline.checkpoints import check_checkpoint
+    out, o = copy_before(stages, stage, tmp_path/'run')
+    earlier = earlier_files(out, stage)
+    ren = stages['renames'][stage]
+    n = (len(ren) + 1) // 2
+    p = subprocess.run([sys.executable, '-c', KILLER, stage, point, str(n), stage, CFG, *sets(o)], capture_output=True, text=True, timeout=600)
+    where = POINTS[point].format(n=n, of=len(ren), what=ren[n - 1])
+    assert p.returncode == -signal.SIGKILL, (p.returncode, p.stderr[-3000:])
+    assert json.loads((out/'stages'/f'{stage}.json').read_text())['status'] == 'running'
+    assert untouched(out, earlier)  # nothing an earlier stage wrote was touched
+    cks = [c for c in (out/'checkpoints').glob('step-*')] if (out/'checkpoints').is_dir() else []
+    assert all(check_checkpoint(c) is None for c in cks), [check_checkpoint(c) for c in cks]
+    rc, err = cli(capsys, stage, CFG, *sets(o))
+    equal = rc == 0 and result_of(out, stage) == stages['results'][stage]
+    left = sorted(str(q.relative_to(out)) for q in out.rglob('*') if 'tmp' in q.name)
+    record(f'SIGKILL in {stage} {where}', rc, 'rerun: ' + ('finished' if rc == 0 else err),
+           f"earlier stages' files, {len(cks)} checkpoint(s)" if stage == 'train' else "earlier stages' files", equal, err)
+    assert rc == 0 and 'Traceback' not in err, err[-3000:]
+    assert equal, (result_of(out, stage), stages['results'][stage])
+    assert left == [], left  # the killed run's temporaries are gone
+
+@pytest.mark.parametrize('stage,leave', [('prepare', 0), ('evaluate', 0), ('merge', 1 << 20), ('export', 1 << 20), ('export-marker', 0)])
+def test_disk_full_in_every_writing_stage_exits_2_and_the_rerun_finishes(stages, tmpfs, monkeypatch, capsys, stage, leave):
+    "The disk fills up while `stage` runs (leaving `leave` bytes: a big file is cut short, a small one never starts); export-marker: "
+    "right after export, when the pipeline writes the stage's marker."
+    import ft_pipeline.pipeline as pl
+    st = stage.split('-')[0]
+    out, o = copy_before(stages, st, tmpfs/'run')
+    earlier, real_fns = earlier_files(out, st), pl._stage_fns
+    def fill(): 
+        with open(tmpfs/'ballast', 'wb') as f: f.write(b'\0' * max(shutil.disk_usage(tmpfs).free - leave, 0))
+    def fns():
+        d = real_fns()
+        def full(cfg, real=d[st]):
+            if stage == st: fill()
+            r = real(cfg)
+            if stage != st: fill()
+            return r
+        return d | {st: full}
+    monkeypatch.setattr(pl, '_stage_fns', fns)
+    rc, err = cli(capsys, st, CFG, *sets(o))
+    monkeypatch.setattr(pl, '_stage_fns', real_fns)
+    intact = untouched(out, earlier)
+    cks = sorted(p.name for p in (out/'checkpoints').glob('step-*')) if st != 'prepare' else []
+    record(f'disk full during {st}' + (' (its marker)' if stage != st else f" ({'a big file cut short' if leave else 'nothing fits'})"),
+           rc, err, "earlier stages' files" + (f", checkpoints {', '.join(cks)}" if cks else ''), None, err)
+    assert rc == 2 and 'Traceback' not in err, err[-3000:]
+    assert 'disk full while writing' in err and 'free space' in err, err
+    assert intact
+    left = sorted(str(q.relative_to(out)) for q in out.rglob('*') if 'tmp' in q.name)
+    assert left == [], left  # the half-written temporaries gave their space back
+    (tmpfs/'ballast').unlink()
+    rc, err = cli(capsys, st, CFG, *sets(o))
+    ROWS[-1]['rerun_equal'] = rc == 0 and result_of(out, st) == stages['results'][st]
+    assert rc == 0, err[-3000:]
+    assert ROWS[-1]['rerun_equal']
+
+def truncate(p: Path):
+    "Cut `p` to half its size, as an interrupted copy or a full disk leaves a file."
+    b = p.read_bytes(); p.write_bytes(b[:len(b) // 2])
+
+@pytest.mark.parametrize('what', ['checkpoint', 'adapter', 'merged shard', 'GGUF'])
+def test_corrupt_file_is_named_and_the_rerun_repairs_it(stages, tmp_path, capsys, caplog, what):
+    "A file cut short in a finished run: the stage reading it refuses, naming it; `run` redoes (train: resumes) the stage that wrote it."
+    from ft_pipeline.checkpoints import list_checkpoints
+    stage = {'checkpoint': 'train', 'adapter': 'train', 'merged shard': 'merge', 'GGUF': 'export'}[what]
+    out, o = tmp_path/'run', {**stages['over'], 'output_dir': str(tmp_path/'run')}
+    shutil.copytree(stages['out'], out, symlinks=True); (out/'.ft-pipeline.lock').unlink(missing_ok=True)
+    f = {'checkpoint': list_checkpoints(out/'checkpoints')[-1]/'model.safetensors', 'adapter': out/RESULT['train'],
+         'merged shard': out/RESULT['merge'], 'GGUF': out/RESULT['export']}[what]
+    if what == 'checkpoint': interrupt(out)  # killed after its last save, before the stage finished
+    others = {k: v for k, v in snapshot(out/'checkpoints').items() if not (out/'checkpoints'/k).is_relative_to(f.parent)}
+    truncate(f)
+    nxt = {'adapter': 'evaluate', 'merged shard': 'export'}.get(what)
+    if nxt:  # the stage that reads it refuses, naming the file and the command that redoes it
+        rc, err = cli(capsys, 'run', CFG, *sets(o), '--only', nxt)
+        assert rc == 2 and str(f.relative_to(out)) in err and f'run it first: ft-pipeline {stage} CONFIG' in err and 'Traceback' not in err, err[-3000:]
+    rc, err = cli(capsys, 'run', CFG, *sets(o))
+    equal = rc == 0 and result_of(out, stage) == stages['results'][stage]
+    named = next((l for l in (caplog.text + err).splitlines() if f.name in l and ('unusable' in l or 'running it again' in l)), '')
+    record(f'corrupt {what} ({f.relative_to(out)} cut to half), then ft-pipeline run', rc, named[named.find(': ') + 2:] or err,
+           'the other checkpoints', equal, err)
+    assert rc == 0 and 'Traceback' not in err, err[-3000:]
+    assert named, err[-3000:]  # the damaged file is named
+    assert equal
+    assert untouched(out/'checkpoints', others)
+
+# ---- item 5: faults agree across processes (2-process DDP on CPU, gloo, through torchrun as tests/test_train.py launches it)
+
+RANK_WORKER = '''
+import json, os, sys
+from contextlib import nullcontext
+from ft_pipeline.cli import main
+from ft_pipeline.testing import inject_faults
+faults = json.loads(sys.argv[1]).get(os.environ["RANK"], {})  # {"1": {"oom": [3]}}: the faults of rank 1
+with inject_faults(**faults) if faults else nullcontext(): sys.exit(main(sys.argv[2:]))
+'''
+
+def torchrun(o: dict, logs: Path, faults: dict | None = None, **kw) -> subprocess.Popen:
+    "`ft-pipeline train` in 2 processes under torchrun (each rank's output in `logs`/.../<rank>/stderr.log), `faults` injected per rank."
+    return subprocess.Popen([str(Path(sys.executable).parent/'torchrun'), '--nproc_per_node', '2', '--log-dir', str(logs), '--redirects', '3',
+                             '--no-python', sys.executable, '-c', RANK_WORKER, json.dumps(faults or {}), 'train', CFG, *sets(o)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, **kw)
+
+def wait(p: subprocess.Popen, timeout: float) -> tuple[str, str]:
+    "Output of `p`; past `timeout` seconds (the ranks hang in a collective) kill its whole process group and fail."
+    try: return p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL); p.communicate()
+        raise AssertionError(f'no result within {timeout} s: the processes hang') from None
+
+def rank_err(logs: Path, rank: int) -> str:
+    return ''.join(p.read_text() for p in logs.rglob(f'{rank}/stderr.log'))
+
+@pytest.fixture(scope='module')
+def ddp(tiny, tmp_path_factory):
+    "An uninterrupted 2-process training run (8 steps) and its overrides."
+    from ft_pipeline.cli import main
+    base = tmp_path_factory.mktemp('ddp')
+    o = over(tiny, base/'ref', **{'training.max_steps': 8, 'training.save_every': 100, 'training.eval_every': 4, 'lora.dropout': 0.0,
+                                  'training.gradient_accumulation_steps': 2, 'training.micro_batch_size': 2})
+    assert main(['run', CFG, *sets(o), '--only', 'prepare']) == 0
+    p = torchrun(o, base/'logs'); out, err = wait(p, 600)
+    assert p.returncode == 0, (err + rank_err(base/'logs', 0))[-3000:]
+    return base, o, load_adapter(base/'ref')
+
+def load_adapter(run: Path) -> dict:
+    from safetensors.torch import load_file
+    return load_file(str(run/'adapter'/'adapter_model.safetensors'))
+
+def copy_prepared(ddp, name: str) -> tuple[Path, dict]:
+    base, o, _ = ddp
+    out = base/name
+    shutil.copytree(base/'ref'/'data', out/'data'); shutil.copytree(base/'ref'/'stages', out/'stages')
+    for f in ('config.yaml', '.ft-pipeline-files.json'): shutil.copy(base/'ref'/f, out/f)
+    (out/'stages'/'train.json').unlink()  # prepared, not trained
+    return out, {**o, 'output_dir': str(out)}
+
+def test_sigterm_to_one_rank_both_save_one_checkpoint_exit_130_and_resume_equals_uninterrupted(ddp):
+    import psutil
+    base, _, ref = ddp
+    out, o = copy_prepared(ddp, 'sigterm')
+    p = torchrun(o, base/'logs-sigterm')
+    t0 = time.time()
+    while not (out/'logs'/'metrics.jsonl').exists() or len((out/'logs'/'metrics.jsonl').read_text().splitlines()) < 3:
+        assert p.poll() is None and time.time() - t0 < 300, wait(p, 60)
+        time.sleep(0.02)
+    ranks = {int(c.environ().get('RANK', -1)): c for c in psutil.Process(p.pid).children(recursive=True) if 'RANK' in c.environ()}
+    ranks[1].send_signal(signal.SIGTERM); t_sig = time.time()
+    out_, err = wait(p, 120)
+    took = time.time() - t_sig
+    e0, e1 = rank_err(base/'logs-sigterm', 0), rank_err(base/'logs-sigterm', 1)
+    cks = sorted(c.name for c in (out/'checkpoints').glob('step-*'))
+    stopped = [l for l in (e0 + e1).splitlines() if 'stopped by' in l]
+    rc = sorted({int(x) for x in re.findall(r'exitcode\s*:\s*(-?\d+)', err)})
+    record('2 processes: SIGTERM to rank 1 only', rc[0] if len(rc) == 1 else rc, stopped[0] if stopped else err, f'checkpoints {", ".join(cks)}',
+           None, e0 + e1)
+    assert len(stopped) == 2 and 'stopped by SIGTERM after step' in e1 and 'stopped by a stop signal to another process after step' in e0, (e0 + e1)[-3000:]
+    step = int(stopped[0].split('after step ')[1].split(';')[0])
+    assert cks == ['step-000000', f'step-{step:06d}'], cks  # both ranks saved the same step, once
+    assert rc == [130], err[-2000:]  # every rank exited 130 on its own (torchrun reports each failed rank's exit code)
+    assert took < 60, took
+    p = torchrun(o, base/'logs-resume'); _, err = wait(p, 600)
+    assert p.returncode == 0, (err + rank_err(base/'logs-resume', 0))[-3000:]
+    a = load_adapter(out)
+    ROWS[-1]['rerun_equal'] = all(torch_equal(a[k], ref[k]) for k in ref)
+    assert ROWS[-1]['rerun_equal'], 'resumed 2-process adapter differs from the uninterrupted 2-process run'
+
+def torch_equal(a, b) -> bool:
+    import torch
+    return torch.equal(a, b)
+
+def test_oom_on_one_rank_both_retry_with_smaller_pieces(ddp):
+    base, _, ref = ddp
+    out, o = copy_prepared(ddp, 'oom')
+    p = torchrun(o, base/'logs-oom', faults={'1': {'oom': [3]}}); _, err = wait(p, 600)
+    rep = json.loads((out/'reports'/'train.json').read_text()) if (out/'reports'/'train.json').exists() else {}
+    a = load_adapter(out) if p.returncode == 0 else {}
+    diff = max(float((a[k] - ref[k]).abs().max()) for k in ref) if a else None
+    e0, e1 = rank_err(base/'logs-oom', 0), rank_err(base/'logs-oom', 1)
+    record('2 processes: out of memory on rank 1 only at step 3', p.returncode, '; '.join(f"step {i['step']}: {i['reason']} -> {i['action']}"
+           for i in rep.get('interventions', [])) or err, 'all checkpoints', None if diff is None else diff < 1e-5, e0 + e1)
+    assert p.returncode == 0, (err + e0 + e1)[-3000:]
+    for e in (e0, e1): assert 'split each micro-batch in 2 (effective batch unchanged), retried the step' in e, e[-2000:]  # both ranks
+    assert [i['step'] for i in rep['interventions']] == [2] and rep['steps'] == 8, rep['interventions']
+    assert diff < 1e-5, diff  # the same samples and weights; only the summation order differs
+
+# ---- training faults through the CLI: NaN, out of memory, SIGTERM
+
+@pytest.mark.parametrize('fault', ['NaN', 'OOM', 'SIGTERM'])
+def test_training_fault_recovers(stages, tmp_path, monkeypatch, capsys, fault):
+    "NaN on steps 3 and 4 (rolled back), out of memory at step 3 (split and redone), SIGTERM during step 3 (saved, exit 130, resumed)."
+    import ft_pipeline.train as tr
+    from ft_pipeline.testing import inject_faults
+    from safetensors.torch import load_file
+    out, o = copy_before(stages, 'train', tmp_path/'run')
+    if fault == 'NaN': o['training.nan_skip_limit'] = 2
+    real = tr.train_step
+    def sigterm_in_step_3(run, batches):
+        if run.state.step == 2: os.kill(os.getpid(), signal.SIGTERM)  # a real signal, handled by the run's handler
+        return real(run, batches)
+    if fault == 'SIGTERM': monkeypatch.setattr(tr, 'train_step', sigterm_in_step_3)
+    with inject_faults(**{'NaN': {'nan': [3, 4]}, 'OOM': {'oom': [3]}, 'SIGTERM': {}}[fault]): rc, err = cli(capsys, 'train', CFG, *sets(o))
+    monkeypatch.setattr(tr, 'train_step', real)
+    cks = sorted(p.name for p in (out/'checkpoints').glob('step-*'))
+    if fault == 'SIGTERM':
+        msg = err.strip().splitlines()[-1]
+        assert rc == 130 and msg.startswith('stopped by SIGTERM after step 3; checkpoint saved'), err[-3000:]
+        assert cks[-1] == 'step-000003', cks
+        rc2, err2 = cli(capsys, 'train', CFG, *sets(o))
+        assert rc2 == 0 and 'step-000003' in json.loads((out/'reports'/'train.json').read_text())['resumed_from'], err2[-3000:]
+    else: msg = '; '.join(f"step {i['step']}: {i['reason']} -> {i['action']}" for i in json.loads((out/'reports'/'train.json').read_text())['interventions'])
+    a, ref = load_file(str(out/RESULT['train'])), load_file(str(stages['out']/RESULT['train']))
+    diff = max(float((a[k] - ref[k]).abs().max()) for k in ref)
+    record({'NaN': 'NaN loss on steps 3 and 4 (nan_skip_limit 2)', 'OOM': 'out of memory at step 3',
+            'SIGTERM': 'SIGTERM during step 3, then rerun'}[fault], rc, msg, 'checkpoints ' + ', '.join(cks),
+           {'NaN': None, 'OOM': diff < 1e-5, 'SIGTERM': diff == 0}[fault], err)
+    assert 'Traceback' not in err
+    if fault == 'NaN':
+        assert rc == 0 and 'rolled back to step-000002, learning rate x0.5' in msg, msg
+    if fault == 'OOM': assert rc == 0 and 'split each micro-batch in 2' in msg and diff < 1e-5, (msg, diff)
+    if fault == 'SIGTERM': assert diff == 0, diff  # bitwise the uninterrupted run's adapter
