@@ -190,6 +190,7 @@ def _disk_full(out: Path, where: str) -> DiskFullError:
     "The error for a full disk in `out`: the file being written, the intact checkpoint; the half-written temporaries are removed first."
     from ft_pipeline.train import latest_valid_checkpoint
     what, ck = newest_file(out), latest_valid_checkpoint(out/'checkpoints')
+    if what and what.startswith('stages/'): what = None  # the stage's marker, written before it: not what filled the disk
     step = re.search(r'tmp-step-0*(\d+)', what or '')
     remove_orphans(out)  # give their space back now
     return DiskFullError(f"disk full while writing {out/(what or '')}" + (f' at step {step[1]}' if step else f' ({where})') +
