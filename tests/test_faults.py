@@ -509,7 +509,8 @@ def copy_prepared(ddp, name: str) -> tuple[Path, dict]:
     base, o, _ = ddp
     out = base/name
     shutil.copytree(base/'ref'/'data', out/'data'); shutil.copytree(base/'ref'/'stages', out/'stages')
-    for f in ('config.yaml', '.ft-pipeline-files.json'): shutil.copy(base/'ref'/f, out/f)
+    (out/'reports').mkdir()
+    for f in ('config.yaml', '.ft-pipeline-files.json', 'reports/data_stats.json'): shutil.copy(base/'ref'/f, out/f)
     (out/'stages'/'train.json').unlink()  # prepared, not trained
     return out, {**o, 'output_dir': str(out)}
 
