@@ -240,6 +240,7 @@ class Generations:
     @property
     def samples_per_s(self) -> float: return len(self.ids) / max(self.seconds, 1e-9)
 
+# %% ../nbs/00b_core.ipynb #d1400b04
 def _left_pad(rows: list[list[int]], pad_id: int, dev) -> tuple[torch.Tensor, torch.Tensor]:
     n = max(map(len, rows))
     return (torch.tensor([[pad_id] * (n - len(r)) + r for r in rows], device=dev),
@@ -270,6 +271,7 @@ def _decode_batch(model, rows: list[list[int]], stop: set[int], max_new_tokens: 
         logits = model(input_ids=nxt[:, None], attention_mask=am, position_ids=pos, cache=cache, use_cache=True).logits
     return out
 
+# %% ../nbs/00b_core.ipynb #d1400b06
 @torch.inference_mode()
 def greedy_generate(model, tok, prompts: Sequence[str] | Sequence[Sequence[int]], # rendered prompts, or token ids
                     max_new_tokens: int = 128, bs: int = 8) -> Generations:
@@ -285,7 +287,6 @@ def greedy_generate(model, tok, prompts: Sequence[str] | Sequence[Sequence[int]]
         for i, g in zip(idx, _decode_batch(model, [rows[i] for i in idx], stop, max_new_tokens, tok.pad_token_id)): out[i] = g
     secs = time.perf_counter() - t0
     return Generations(out, [tok.decode(g, skip_special_tokens=True).strip() for g in out], secs)
-
 
 # %% ../nbs/00b_core.ipynb #k045
 def compare_logits(ref_logits: torch.Tensor, cand_logits: torch.Tensor, # (positions, vocab) each

@@ -337,6 +337,7 @@ class GGUFFile:
         return (f"**{Path(self.path).name}** ({self.ftype}): {self.size/2**20:.1f} MiB in {self.seconds:.1f} s{ph}, peak RSS {self.peak_rss_mb:.0f} MiB "
                 f"(from {self.start_rss_mb:.0f}); tensors: {', '.join(f'{k} {v}' for k, v in self.tensor_types.items())}")
 
+# %% ../nbs/07a_gguf.ipynb #d1407a08
 def _skipped(name: str, tied: bool) -> bool:
     "Tensors that have no GGUF counterpart: rope caches, GPT-2's mask buffers, a tied output matrix."
     return name.endswith(('rotary_emb.inv_freq', '.attn.bias', '.attn.masked_bias')) or (tied and name == 'lm_head.weight')
@@ -351,6 +352,7 @@ def plan_tensors(model_dir: Path, c, s: ArchSpec, ftype: str) -> list[tuple]:
             plan.append((name, f, new, shape, tensor_qtype(new, shape, ftype)))
     return plan
 
+# %% ../nbs/07a_gguf.ipynb #d1407a11
 def _convert(t: torch.Tensor, name: str, s: ArchSpec, c, qt: QT) -> np.ndarray:
     "The HF tensor `t` as the array GGUF stores for it: llama.cpp's layout, then type `qt` (F16 converted by torch, in one pass)."
     t = to_gguf_layout(t, name, s, c)

@@ -480,6 +480,7 @@ def _save(run: Run, extra: dict) -> Path:
     acc.wait_for_everyone()
     return final
 
+# %% ../nbs/04_train.ipynb #d140405
 def _load(run: Run, ckpt: Path) -> TrainState:
     "Restore a checkpoint written by `_save`; its adapter weights must be exactly the parameters this run trains."
     from safetensors import safe_open
