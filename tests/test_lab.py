@@ -3,7 +3,7 @@
 The test starts the real `make lab` on a free port, reads the URL and token it prints, talks to it over HTTP and a kernel
 websocket as JupyterLab in a browser would, and stops it.
 """
-import json, os, re, signal, socket, subprocess, sys, time, urllib.error, urllib.request, uuid
+import contextlib, json, os, re, signal, socket, subprocess, sys, time, urllib.error, urllib.request, uuid
 from pathlib import Path
 
 import pytest
@@ -19,12 +19,12 @@ def call(base, path, token=None, method='GET'):
     req = urllib.request.Request(base + path, method=method, headers={'Authorization': f'token {token}'} if token else {})
     with urllib.request.urlopen(req, timeout=30) as r: return r.status, r.read().decode()
 
-@pytest.fixture(scope='module')
-def lab(tmp_path_factory):
+@contextlib.contextmanager
+def serve_lab(log: Path, lab_dir: Path | None = None):
+    "Run the real `make lab` (serving `lab_dir`, default nbs/) on a free port; yields (base URL, token) read from what it prints"
     port, venv = free_port(), Path(sys.prefix)
-    log = tmp_path_factory.mktemp('lab')/'lab.log'
     # `-o`: this interpreter's venv counts as installed, so the test never reinstalls it
-    cmd = ['make', '-C', str(ROOT), '-o', f'{venv}/bin/ft-pipeline', 'lab', f'VENV={venv}', f'PORT={port}']
+    cmd = ['make', '-C', str(ROOT), '-o', f'{venv}/bin/ft-pipeline', 'lab', f'VENV={venv}', f'PORT={port}'] + ([f'LAB_DIR={lab_dir}'] if lab_dir else [])
     with open(log, 'w') as out:
         env = {k: v for k, v in os.environ.items() if k != 'JUPYTER_TOKEN'}  # as a user runs it: Jupyter makes a token and prints it
         p = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -42,6 +42,10 @@ def lab(tmp_path_factory):
     finally:
         os.killpg(p.pid, signal.SIGTERM)  # make and the jupyter server it started: the process group this test created
         p.wait(30)
+
+@pytest.fixture(scope='module')
+def lab(tmp_path_factory):
+    with serve_lab(tmp_path_factory.mktemp('lab')/'lab.log') as (base, token): yield base, token
 
 def test_lab_page_has_the_widgets_extension(lab):
     base, token = lab
