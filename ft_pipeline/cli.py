@@ -73,6 +73,9 @@ def _add_config_args(p):
     p.add_argument('--set', dest='overrides', action='append', default=[], metavar='SECTION.KEY=VALUE',
                    help='override one config value (repeatable), e.g. --set training.learning_rate=1e-4')
 
+def _add_preflight_arg(p):
+    p.add_argument('--no-preflight', action='store_true', help='skip the checks (export support, chat template, context, memory, disk) made before anything loads')
+
 def _cmd_config(a):
     print(yaml.safe_dump(load_config(a.config, a.overrides).model_dump(mode='json'), sort_keys=False), end='')
 
@@ -89,7 +92,7 @@ def _cmd_stage(a):
     from ft_pipeline.pipeline import run
     over = list(a.overrides)
     if getattr(a, 'resume', False): over.append('training.resume=auto')
-    res = run(a.config, over, only=a.command)
+    res = run(a.config, over, only=a.command, preflight_checks=not getattr(a, 'no_preflight', False))
     _show(res.results.get(a.command))
 
 def _cmd_evaluate(a):
@@ -99,7 +102,7 @@ def _cmd_evaluate(a):
 
 def _cmd_run(a):
     from ft_pipeline.pipeline import run
-    res = run(a.config, a.overrides, only=a.only, from_stage=a.from_stage, overwrite=a.overwrite)
+    res = run(a.config, a.overrides, only=a.only, from_stage=a.from_stage, overwrite=a.overwrite, preflight_checks=not a.no_preflight)
     print(res.summary)
 
 def _cmd_infer(a):
@@ -126,13 +129,16 @@ def build_parser() -> argparse.ArgumentParser:
                        ('merge', 'fold the adapter into the base weights and verify (writes merged/, reports/merge.json)'),
                        ('export', 'write and verify GGUF files, Ollama Modelfile and model card (writes gguf/, model_card.md)')):
         p = sub.add_parser(name, help=desc); _add_config_args(p); p.set_defaults(fn=_cmd_stage)
-        if name == 'train': p.add_argument('--resume', action='store_true', help='continue from the newest valid checkpoint (the default, training.resume=auto)')
+        if name == 'train':
+            p.add_argument('--resume', action='store_true', help='continue from the newest valid checkpoint (the default, training.resume=auto)')
+            _add_preflight_arg(p)
         if name == 'evaluate':
             p.add_argument('--baseline', action='store_true', help='evaluate the base model alone (no adapter needed)'); p.set_defaults(fn=_cmd_evaluate)
     p = sub.add_parser('run', help='prepare -> train -> evaluate -> merge -> export, skipping stages that are up to date'); _add_config_args(p)
     p.add_argument('--from', dest='from_stage', metavar='STAGE', help='rerun this stage and all after it')
     p.add_argument('--only', metavar='STAGE', help='run only this stage')
     p.add_argument('--overwrite', action='store_true', help='allow an output_dir that holds a run of another model or dataset (deletes it)')
+    _add_preflight_arg(p)
     p.set_defaults(fn=_cmd_run)
     p = sub.add_parser('infer', help='chat with the fine-tuned model of a run')
     p.add_argument('output_dir', help="a run's output_dir"); p.add_argument('prompt', nargs='?', help='one user message')

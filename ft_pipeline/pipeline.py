@@ -10,6 +10,7 @@ from pathlib import Path
 
 from accelerate import PartialState
 from .config import Config, FtError, load_config, save_config
+from .preflight import preflight
 from .core import MemoryMonitor, resolve_device
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,7 @@ def run(config: str | Path | Config, # YAML path or a loaded Config
         only: str | None = None, # run just this stage (the stages before it must be done and current)
         from_stage: str | None = None, # rerun this stage and every one after it
         overwrite: bool = False, # allow an output_dir holding another experiment (deletes it)
+        preflight_checks: bool = True, # check in seconds, before loading weights, that the stages can finish (`--no-preflight`: False)
        ) -> RunResult:
     "Run the pipeline stages in order, skipping completed stages whose inputs did not change."
     cfg = config if isinstance(config, Config) else load_config(config, overrides)
@@ -139,6 +141,7 @@ def run(config: str | Path | Config, # YAML path or a loaded Config
     forced = set(todo) if (only or from_stage) else set()
     res, fns = RunResult(out), _stage_fns()
     todo = prerequisites(todo, out, hs, single_process=ps.num_processes == 1) + todo
+    if preflight_checks: preflight(cfg, [s for s in todo if s in forced or _why_not_current(read_marker(out, s), hs[s])])
     for s in todo:
         m = read_marker(out, s)
         if s not in forced and m and m.get('status') == 'done' and m['hash'] == hs[s]:
