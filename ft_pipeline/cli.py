@@ -8,7 +8,7 @@ import argparse, importlib.metadata, logging, os, platform, shutil, sys, traceba
 from pathlib import Path
 
 import yaml
-from .config import Config, FtError, Interrupted, RedactFilter, hf_token, load_config
+from .config import Config, FtError, Interrupted, RedactFilter, RedactingStream, hf_token, load_config
 
 log = logging.getLogger(__name__)
 
@@ -92,17 +92,21 @@ def _cmd_stage(a):
     from ft_pipeline.pipeline import run
     over = list(a.overrides)
     if getattr(a, 'resume', False): over.append('training.resume=auto')
-    res = run(a.config, over, only=a.command, preflight_checks=not getattr(a, 'no_preflight', False))
+    res = run(a.config, over, only=a.command, restart=getattr(a, 'restart', False), preflight_checks=not getattr(a, 'no_preflight', False))
     _show(res.results.get(a.command))
 
 def _cmd_evaluate(a):
     if not a.baseline: return _cmd_stage(a)
     from ft_pipeline.evaluate import evaluate
-    _show(evaluate(load_config(a.config, a.overrides), baseline=True))
+    from ft_pipeline.rundir import claim, lock_run_dir
+    cfg = load_config(a.config, a.overrides)
+    with lock_run_dir(cfg.output_dir):  # one run per output dir: the baseline writes reports/ too
+        claim(cfg.output_dir, ['reports/baseline.json', 'reports/baseline.md'])
+        _show(evaluate(cfg, baseline=True))
 
 def _cmd_run(a):
     from ft_pipeline.pipeline import run
-    res = run(a.config, a.overrides, only=a.only, from_stage=a.from_stage, overwrite=a.overwrite, preflight_checks=not a.no_preflight)
+    res = run(a.config, a.overrides, only=a.only, from_stage=a.from_stage, overwrite=a.overwrite, restart=a.restart, preflight_checks=not a.no_preflight)
     print(res.summary)
 
 def _cmd_infer(a):
@@ -129,15 +133,15 @@ def build_parser() -> argparse.ArgumentParser:
                        ('merge', 'fold the adapter into the base weights and verify (writes merged/, reports/merge.json)'),
                        ('export', 'write and verify GGUF files, Ollama Modelfile and model card (writes gguf/, model_card.md)')):
         p = sub.add_parser(name, help=desc); _add_config_args(p); p.set_defaults(fn=_cmd_stage)
-        if name == 'train':
-            p.add_argument('--resume', action='store_true', help='continue from the newest valid checkpoint (the default, training.resume=auto)')
-            _add_preflight_arg(p)
+        if name == 'train': p.add_argument('--resume', action='store_true', help='continue from the newest valid checkpoint (the default, training.resume=auto)')
+        if name == 'train': p.add_argument('--restart', action='store_true', help='train from scratch; existing checkpoints are moved aside, not deleted'); _add_preflight_arg(p)
         if name == 'evaluate':
             p.add_argument('--baseline', action='store_true', help='evaluate the base model alone (no adapter needed)'); p.set_defaults(fn=_cmd_evaluate)
     p = sub.add_parser('run', help='prepare -> train -> evaluate -> merge -> export, skipping stages that are up to date'); _add_config_args(p)
     p.add_argument('--from', dest='from_stage', metavar='STAGE', help='rerun this stage and all after it')
     p.add_argument('--only', metavar='STAGE', help='run only this stage')
-    p.add_argument('--overwrite', action='store_true', help='allow an output_dir that holds a run of another model or dataset (deletes it)')
+    p.add_argument('--overwrite', action='store_true', help='allow an output_dir that holds a run of another model or dataset (deletes what ft-pipeline wrote there)')
+    p.add_argument('--restart', action='store_true', help='train from scratch; existing checkpoints are moved aside, not deleted')
     _add_preflight_arg(p)
     p.set_defaults(fn=_cmd_run)
     p = sub.add_parser('infer', help='chat with the fine-tuned model of a run')
@@ -150,13 +154,20 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 def main(argv: list[str] | None = None) -> int:
-    "Run `ft-pipeline` with `argv`; returns the exit code (0 ok, 2 bad input, 1 internal failure)."
-    a = build_parser().parse_args(argv)
+    "Run `ft-pipeline` with `argv`; returns the exit code (0 ok, 2 bad input, 1 internal failure). Nothing it prints holds a secret."
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)  # every library's logs, warnings, tracebacks
+    try: return _main(argv)
+    finally: sys.stdout, sys.stderr = streams
+
+def _main(argv: list[str] | None) -> int:
+    try: a = build_parser().parse_args(argv)
+    except SystemExit as e: return e.code
     if not a.debug:  # per-map progress bars of `datasets` drown the stage output; our own training bar stays
         from datasets.utils.logging import disable_progress_bar
         disable_progress_bar()
     logging.basicConfig(level=logging.DEBUG if a.debug else logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
-    for h in logging.getLogger().handlers: h.addFilter(RedactFilter())
+    for h in logging.getLogger().handlers: h.addFilter(RedactFilter())  # handlers made before main (a notebook's) write elsewhere
     try: a.fn(a)
     except FtError as e:
         if a.debug: traceback.print_exc()

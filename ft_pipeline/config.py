@@ -12,9 +12,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 # %% auto #0
-__all__ = ['FtError', 'ConfigError', 'Interrupted', 'ModelConfig', 'DataConfig', 'LoraConfig', 'QuantizationConfig',
+__all__ = ['SECRET_ENV', 'FtError', 'ConfigError', 'Interrupted', 'ModelConfig', 'DataConfig', 'LoraConfig', 'QuantizationConfig',
            'TrainingConfig', 'EvaluationConfig', 'MergeConfig', 'ExportConfig', 'Config', 'load_config', 'hf_token',
-           'redact', 'RedactFilter', 'save_config', 'set_seed']
+           'known_secrets', 'redact', 'RedactFilter', 'RedactingStream', 'save_config', 'set_seed']
 
 # %% ../nbs/00_config.ipynb #c006
 class FtError(ValueError):
@@ -111,7 +111,8 @@ class TrainingConfig(_Section):
 # %% ../nbs/00_config.ipynb #f006
 class EvaluationConfig(_Section):
     "Evaluation against the base model."
-    batch_size: int = Field(8, ge=1) # rows per forward pass (perplexity) and prompts per generate call
+    batch_size: int = Field(8, ge=1) # rows per forward pass (perplexity)
+    generate_batch_size: int = Field(32, ge=1) # prompts decoded together (greedy): fewer, larger decode steps; costs KV-cache memory
     max_new_tokens: int = Field(128, ge=1) # generation budget per test prompt (greedy)
     max_test_samples: int | None = Field(200, ge=1) # first N test samples for task metrics; None: all
     length_buckets: list[int] = [64, 128, 256, 512] # token-length bucket edges for perplexity per bucket
@@ -222,6 +223,8 @@ def load_config(path: str | Path | None = None, # YAML file; None for the defaul
 
 # %% ../nbs/00_config.ipynb #c021
 _TOKEN_RE = re.compile(r'hf_[A-Za-z0-9]{20,}')
+_URL_CREDENTIALS_RE = re.compile(r'(?<=://)[^/\s:@]+:[^/\s@]+@')  # user:password@ after a scheme
+SECRET_ENV = ('HF_TOKEN', 'HUGGING_FACE_HUB_TOKEN', 'WANDB_API_KEY')
 
 def hf_token() -> str | None:
     "The Hugging Face token from `HF_TOKEN` or a `.env` file in the working directory; None when neither has one."
@@ -231,25 +234,36 @@ def hf_token() -> str | None:
         tok = dotenv_values('.env').get('HF_TOKEN')
     return tok or None
 
+def known_secrets() -> tuple[str, ...]:
+    "The secret values this process can see: `SECRET_ENV` from the environment and the HF token (also from `.env`)."
+    vals = {os.environ.get(k) for k in SECRET_ENV} | {hf_token()}
+    return tuple(sorted((v for v in vals if v and len(v) >= 8), key=len, reverse=True))
+
 def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
-    "`text` with `secrets` and anything shaped like a Hugging Face token replaced by `***`."
-    for s in secrets:
+    "`text` without `secrets`, the `known_secrets`, URL passwords and anything shaped like a Hugging Face token (each becomes `***`)."
+    for s in (*secrets, *known_secrets()):
         if s: text = text.replace(s, '***')
-    return _TOKEN_RE.sub('***', text)
+    return _TOKEN_RE.sub('***', _URL_CREDENTIALS_RE.sub('***@', text))
 
 class RedactFilter(logging.Filter):
-    "A logging filter that redacts the HF token (and token-shaped strings) from every record."
+    "A logging filter that redacts secrets from every record."
     def filter(self, record):
         msg = record.getMessage()
-        clean = redact(msg, (hf_token() or '',))
+        clean = redact(msg)
         if clean != msg: record.msg, record.args = clean, None
         return True
+
+class RedactingStream:
+    "A text stream writing to `stream` with secrets redacted: wrap sys.stdout/sys.stderr and every library's output is covered."
+    def __init__(self, stream): self.stream = stream
+    def write(self, text: str) -> int: self.stream.write(redact(text)); return len(text)
+    def __getattr__(self, name): return getattr(self.stream, name)
 
 # %% ../nbs/00_config.ipynb #c024
 def save_config(cfg: Config, path: str | Path) -> Path:
     "Write the resolved `cfg` as YAML to `path` atomically, secrets redacted."
     from ft_pipeline.core import atomic_write  # imported here: core brings torch, which `ft-pipeline config` does not need
-    return atomic_write(path, redact(yaml.safe_dump(cfg.model_dump(mode='json'), sort_keys=False), (hf_token() or '',)))
+    return atomic_write(path, redact(yaml.safe_dump(cfg.model_dump(mode='json'), sort_keys=False)))
 
 # %% ../nbs/00_config.ipynb #c031
 def set_seed(seed: int):

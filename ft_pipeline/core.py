@@ -248,24 +248,44 @@ def _left_pad(rows: list[list[int]], pad_id: int, dev) -> tuple[torch.Tensor, to
 def _until(ids: list[int], stop: set[int]) -> list[int]:
     return next((ids[:k+1] for k, t in enumerate(ids) if t in stop), ids)
 
+def _decode_batch(model, rows: list[list[int]], stop: set[int], max_new_tokens: int, pad_id: int) -> list[list[int]]:
+    "Greedy tokens of one left-padded batch; a row leaves the batch, and its KV cache, at its first `stop` token."
+    from transformers import DynamicCache
+    dev = model.get_input_embeddings().weight.device
+    ids, am = _left_pad(rows, pad_id, dev)
+    pos = (am.cumsum(-1) - 1).clamp(min=0)   # as `generate`: positions count real tokens only, padding sits at 0
+    cache, live, out = DynamicCache(config=model.config), list(range(len(rows))), [[] for _ in rows]
+    logits = model(input_ids=ids, attention_mask=am, position_ids=pos, cache=cache, use_cache=True, logits_to_keep=1).logits
+    for step in range(max_new_tokens):
+        nxt = logits[:, -1].float().argmax(-1)
+        keep = []
+        for j, t in enumerate(nxt.tolist()):
+            out[live[j]].append(t)
+            if t not in stop: keep.append(j)
+        if not keep or step == max_new_tokens - 1: break
+        if len(keep) < len(live):
+            k = torch.tensor(keep, device=dev)
+            cache.batch_select_indices(k); nxt, am, pos, live = nxt[k], am[k], pos[k], [live[j] for j in keep]
+        am, pos = torch.cat([am, am.new_ones(len(live), 1)], -1), pos[:, -1:] + 1
+        logits = model(input_ids=nxt[:, None], attention_mask=am, position_ids=pos, cache=cache, use_cache=True).logits
+    return out
+
 @torch.inference_mode()
 def greedy_generate(model, tok, prompts: Sequence[str] | Sequence[Sequence[int]], # rendered prompts, or token ids
                     max_new_tokens: int = 128, bs: int = 8) -> Generations:
-    "Greedy continuations of `prompts`: batched longest first, left padded, KV cache, each row ending at its end-of-turn token."
+    "Greedy continuations of `prompts`: batched longest first, left padded, KV cache, each row leaving its batch at its end-of-turn token."
     gcfg = generation_config(model, tok, max_new_tokens)
     stop = {gcfg.eos_token_id} if isinstance(gcfg.eos_token_id, int) else set(gcfg.eos_token_id)
     rows = [tok(p, add_special_tokens=False)['input_ids'] if isinstance(p, str) else [int(t) for t in p] for p in prompts]
     if not all(rows): raise ValueError(f"greedy_generate: prompt {[len(r) for r in rows].index(0)} is empty")
-    dev, out = model.get_input_embeddings().weight.device, [None] * len(rows)
-    order = sorted(range(len(rows)), key=lambda i: -len(prompts[i]))
+    out, order = [None] * len(rows), sorted(range(len(rows)), key=lambda i: -len(rows[i]))
     model.eval(); t0 = time.perf_counter()
     for s in range(0, len(order), bs):
         idx = order[s:s+bs]
-        ids, am = _left_pad([rows[i] for i in idx], tok.pad_token_id, dev)
-        gen = model.generate(input_ids=ids, attention_mask=am, generation_config=gcfg)[:, ids.shape[1]:].tolist()
-        for j, i in enumerate(idx): out[i] = _until(gen[j], stop)
+        for i, g in zip(idx, _decode_batch(model, [rows[i] for i in idx], stop, max_new_tokens, tok.pad_token_id)): out[i] = g
     secs = time.perf_counter() - t0
     return Generations(out, [tok.decode(g, skip_special_tokens=True).strip() for g in out], secs)
+
 
 # %% ../nbs/00b_core.ipynb #k045
 def compare_logits(ref_logits: torch.Tensor, cand_logits: torch.Tensor, # (positions, vocab) each

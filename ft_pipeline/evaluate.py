@@ -12,16 +12,18 @@ from typing import Callable
 import numpy as np, pandas as pd
 from rouge_score import rouge_scorer
 from sacrebleu.metrics import BLEU, CHRF
+from sacrebleu.metrics.helpers import extract_all_char_ngrams
 from .config import Config, FtError
 from .core import atomic_write, greedy_generate, perplexity, resolve_device, resolve_precision
 from .core import sha256_file, token_nll, write_json
+from .figures import FIGURES, eval_figure, figure_md, inline_images, save_png
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'EvalError', 'score_rows', 'rows_perplexity', 'length_bucket', 'ppl_table', 'MetricStats', 'CorpusMetric',
-           'parse_json', 'task_metrics', 'load_metric_fn', 'paired_bootstrap', 'check_contamination', 'EvalReport',
-           'compare', 'eval_scope', 'evaluate']
+__all__ = ['log', 'EvalError', 'score_rows', 'rows_perplexity', 'length_bucket', 'ppl_table', 'MetricStats', 'parse_json',
+           'task_metrics', 'load_metric_fn', 'paired_bootstrap', 'check_contamination', 'EvalReport', 'compare',
+           'eval_scope', 'evaluate']
 
 # %% ../nbs/05_evaluate.ipynb #c006
 class EvalError(FtError):
@@ -73,19 +75,6 @@ class MetricStats:
     def __len__(self): return len(self.stats)
     def score(self, idx=None) -> float: return float(self.agg((self.stats if idx is None else self.stats[idx]).sum(0)))
 
-@dataclass
-class CorpusMetric:
-    "A sacrebleu metric without public per-sample statistics: any resample is scored by the library's own `corpus_score`."
-    name: str
-    preds: list[str]
-    refs: list[str]
-    metric: object # e.g. sacrebleu.metrics.CHRF()
-    higher_is_better: bool = True
-    def __len__(self): return len(self.preds)
-    def score(self, idx=None) -> float:
-        idx = range(len(self.preds)) if idx is None else idx
-        return float(self.metric.corpus_score([self.preds[i] for i in idx], [[self.refs[i] for i in idx]]).score)
-
 def _mean_stats(name, xs, higher_is_better=True) -> MetricStats:
     return MetricStats(name, np.column_stack([np.asarray(xs, dtype=float), np.ones(len(xs))]), lambda s: s[0] / s[1], higher_is_better)
 
@@ -101,6 +90,20 @@ def _bleu_stats(preds: list[str], refs: list[str]) -> MetricStats:
                                  effective_order=bleu.effective_order, max_ngram_order=k).score
     return MetricStats('bleu', st, agg)
 
+def _chrf_stats(preds: list[str], refs: list[str]) -> MetricStats:
+    "chrF's statistics per sample ([hyp, ref, matched] character n-grams for n = 1..6) and sacrebleu's corpus formula on their sums."
+    chrf = CHRF(); k, f = chrf.char_order, chrf.beta ** 2   # defaults: chrF (no word n-grams), beta 2, case-sensitive
+    def seg(p, r):
+        hs, rs = extract_all_char_ngrams(p, k, chrf.whitespace), extract_all_char_ngrams(r, k, chrf.whitespace)
+        return [x for h, g in zip(hs, rs) for x in (sum(h.values()) if g else 0, sum(g.values()), sum(min(c, g[n]) for n, c in h.items() if n in g))]
+    def agg(t):   # sacrebleu's chrF: precision and recall averaged over the orders both sides have, then F-beta (its order of operations)
+        p = r = 0.; n = 0
+        for h, g, m in t.reshape(k, 3).tolist():
+            if h > 0 and g > 0: p += m / h; r += m / g; n += 1
+        if n: p, r = p / n, r / n
+        return 100 * ((1 + f) * p * r / (f * p + r)) if p + r else 0.
+    return MetricStats('chrf', np.array([seg(p, r) for p, r in zip(preds, refs)], dtype=float).reshape(len(preds), 3 * k), agg)
+
 _FENCE = re.compile(r'^```(?:json)?\s*(.*?)\s*```$', re.S)
 _NOJSON = object()
 
@@ -113,13 +116,13 @@ def parse_json(s: str):
 # %% ../nbs/05_evaluate.ipynb #c027
 def task_metrics(preds: list[str], refs: list[str], messages: list[list[dict]] | None = None,
                  custom: Callable | None = None, # fn(prediction, reference, messages) -> float
-                 custom_name: str = 'custom') -> dict[str, MetricStats | CorpusMetric]:
+                 custom_name: str = 'custom') -> dict[str, MetricStats]:
     "Per-sample statistics of every task metric for `preds` against `refs`."
     norm = lambda s: ' '.join(s.split())
     rouge = rouge_scorer.RougeScorer(['rougeL'])
     m = {'exact_match': _mean_stats('exact_match', [norm(p) == norm(r) for p, r in zip(preds, refs)]),
          'rouge_l': _mean_stats('rouge_l', [rouge.score(r, p)['rougeL'].fmeasure for p, r in zip(preds, refs)]),
-         'bleu': _bleu_stats(preds, refs), 'chrf': CorpusMetric('chrf', preds, refs, CHRF())}
+         'bleu': _bleu_stats(preds, refs), 'chrf': _chrf_stats(preds, refs)}
     rj = [parse_json(r) for r in refs]
     if refs and all(r is not _NOJSON for r in rj):
         pj = [parse_json(p) for p in preds]
@@ -143,7 +146,7 @@ def load_metric_fn(spec: str) -> Callable:
     return f
 
 # %% ../nbs/05_evaluate.ipynb #c034
-def paired_bootstrap(base: MetricStats | CorpusMetric, tuned: MetricStats | CorpusMetric, n_boot: int = 1000, seed: int = 0) -> dict:
+def paired_bootstrap(base: MetricStats, tuned: MetricStats, n_boot: int = 1000, seed: int = 0) -> dict:
     "Difference tuned - base of a metric on the same samples, with a 95% paired-bootstrap interval and a verdict."
     n = len(base)
     if n != len(tuned): raise EvalError(f"{base.name}: {n} base samples but {len(tuned)} tuned samples; the comparison must be paired")
@@ -181,7 +184,7 @@ class EvalReport:
     data: dict
     md: str
     path: Path | None = None
-    def _repr_markdown_(self): return self.md
+    def _repr_markdown_(self): return inline_images(self.md, self.path.parent) if self.path else self.md  # the figure shown, not linked
 
 def _fmt(x, nd=3):
     if isinstance(x, float): return 'nan' if math.isnan(x) else f'{x:.{nd}f}'
@@ -265,7 +268,7 @@ def _measure(cfg: Config, model, tok, systems: dict, val, general: list[dict], t
         with ctx():
             r = {'val': score_rows(model, val, col, e.batch_size), 'general': score_rows(model, general, col, e.batch_size)}
             if test:
-                g = greedy_generate(model, tok, prompts, e.max_new_tokens, e.batch_size)
+                g = greedy_generate(model, tok, prompts, e.max_new_tokens, e.generate_batch_size)
                 r['preds'], r['samples_per_s'] = g.texts, g.samples_per_s
         res[name] = r
         log.info('evaluated %s', name)
@@ -326,10 +329,11 @@ def eval_scope(d: dict) -> str:
         return f"Evaluated: task metrics on {d['test_samples']} test prompts (greedy generations scored against the references) and {ppl}."
     return (f"Evaluated: {ppl} only. There is no test set, so no task metrics (exact match, ROUGE-L, BLEU, chrF, JSON validity of "
             "generated answers). To get them, hold out a test set with `--set data.test_split=0.1` or give one with "
-            "`--set data.test_file=FILE`, then rerun `ft-pipeline run CONFIG` (the data is prepared again and the model retrained).")
+            "`--set data.test_file=FILE` and rerun `ft-pipeline run CONFIG` with a new `--set output_dir=...` (or with `--restart` in "
+            "this one: the data is prepared again and the model retrained, the old checkpoints moved aside).")
 
 # %% ../nbs/05_evaluate.ipynb #e003
-def _markdown(d: dict, tabs: dict, examples: list[dict]) -> str:
+def _markdown(d: dict, tabs: dict, examples: list[dict], figures: list[str] = ()) -> str:
     ids = d['models']
     L = [f"# Evaluation{' (base model only)' if d['baseline_only'] else ''}", '',
          f"Base `{ids['base']['name_or_path']}`" + (f", adapter sha256 `{ids['adapter']['sha256'][:12]}`" if 'adapter' in ids else '') +
@@ -348,6 +352,7 @@ def _markdown(d: dict, tabs: dict, examples: list[dict]) -> str:
     else:
         L += [f"## Task metrics on {d['test_samples']} test prompts (greedy)", '']
         L += [_md_table(tabs['task_cmp']), ''] if 'task_cmp' in tabs else [_md_table(pd.DataFrame(d['task_metrics']).rename_axis('metric')), '']
+        L += [x for f in figures for x in (f, '')]
         if 'task_cmp' in tabs:
             L += ['Verdicts: ' + '; '.join(f"**{m}** {r['verdict']} ({r['delta']:+.3f}, 95% CI [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}])"
                                           for m, r in d['comparison'].items()), '']
@@ -373,7 +378,9 @@ def evaluate(cfg: Config, baseline: bool = False) -> EvalReport:
     res = _measure(cfg, model, tok, systems, list(val), general, test)
     d, tabs = _report_data(cfg, res, test, _model_identity(cfg, out, baseline), baseline)
     d['examples'] = _examples(test, res, cfg.evaluation.num_examples)
-    md = _markdown(d, tabs, d['examples'])
     stem = out/'reports'/('baseline' if baseline else 'eval')
+    fig = eval_figure(d)  # None without a base vs tuned comparison
+    if fig is not None: save_png(fig, out/FIGURES['eval'])
+    md = _markdown(d, tabs, d['examples'], figure_md(out, ['eval'], stem.parent) if fig is not None else [])
     atomic_write(stem.with_suffix('.md'), md)
     return EvalReport(d, md, write_json(stem.with_suffix('.json'), d, default=float))

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import gguf, numpy as np, torch
 from gguf import GGMLQuantizationType as QT, LlamaFileType as FT, MODEL_ARCH
-from safetensors import safe_open
 from .config import FtError
 from .core import MemoryMonitor
-from .merge import _shards
+from .merge import _shards, read_safetensors, safetensors_header
 
 log = logging.getLogger(__name__)
 
@@ -325,10 +324,7 @@ def add_tokenizer(w: gguf.GGUFWriter, model_dir: Path, n_vocab: int) -> str:
 # %% ../nbs/07a_gguf.ipynb #c026
 def _tensor_files(model_dir: Path) -> dict[str, Path]:
     "HF tensor name -> safetensors file of `model_dir`, over the shards the merge wrote (single file or sharded)."
-    out = {}
-    for shard in _shards(model_dir):
-        with safe_open(model_dir/shard, 'pt') as sf: out.update(dict.fromkeys(sf.keys(), model_dir/shard))
-    return out
+    return {name: model_dir/shard for shard in _shards(model_dir) for name in safetensors_header(model_dir/shard)}
 
 # %% ../nbs/07a_gguf.ipynb #c027
 @dataclass
@@ -346,14 +342,13 @@ def _skipped(name: str, tied: bool) -> bool:
     return name.endswith(('rotary_emb.inv_freq', '.attn.bias', '.attn.masked_bias')) or (tied and name == 'lm_head.weight')
 
 def plan_tensors(model_dir: Path, c, s: ArchSpec, ftype: str) -> list[tuple]:
-    "[(hf_name, file, gguf_name, shape, qtype)] for every tensor to write, in file order, without loading weights."
+    "[(hf_name, file, gguf_name, shape, qtype)] for every tensor to write, in file order, from the headers alone."
     tied, plan = c.tie_word_embeddings or s.tied, []
-    for f in sorted(set(_tensor_files(model_dir).values())):
-        with safe_open(f, 'pt') as sf:
-            for name in sorted(sf.keys()):
-                if _skipped(name, tied): continue
-                shape, new = gguf_shape(tuple(sf.get_slice(name).get_shape()), name, s), map_tensor_name(name, s.arch, c.num_hidden_layers)
-                plan.append((name, f, new, shape, tensor_qtype(new, shape, ftype)))
+    for f in dict.fromkeys(_tensor_files(model_dir).values()):
+        for name, info in safetensors_header(f).items():
+            if _skipped(name, tied): continue
+            shape, new = gguf_shape(tuple(info['shape']), name, s), map_tensor_name(name, s.arch, c.num_hidden_layers)
+            plan.append((name, f, new, shape, tensor_qtype(new, shape, ftype)))
     return plan
 
 def _convert(t: torch.Tensor, name: str, s: ArchSpec, c, qt: QT) -> np.ndarray:
@@ -364,15 +359,18 @@ def _convert(t: torch.Tensor, name: str, s: ArchSpec, c, qt: QT) -> np.ndarray:
     return a if qt == QT.F32 else gguf.quants.quantize(a, qt)
 
 def _write_tensors(w: gguf.GGUFWriter, plan: list[tuple], s: ArchSpec, c) -> dict[str, float]:
-    "Load, convert and write the planned tensors one at a time (each shard opened once); seconds spent reading, converting, writing."
+    "Read, convert and write the planned tensors one at a time, each shard read once in file order; seconds spent reading, converting, writing."
     ph = Counter()
     for f in dict.fromkeys(p[1] for p in plan):
-        with safe_open(f, 'pt') as sf:
-            for hf_name, _, new, shape, qt in (p for p in plan if p[1] == f):
-                t0 = time.perf_counter(); t = sf.get_tensor(hf_name)
-                t1 = time.perf_counter(); a = _convert(t, hf_name, s, c, qt); del t
-                t2 = time.perf_counter(); w.write_tensor_data(a); del a
-                ph['read'] += t1 - t0; ph['convert'] += t2 - t1; ph['write'] += time.perf_counter() - t2
+        todo = [p for p in plan if p[1] == f]
+        tensors, t0 = read_safetensors(f), time.perf_counter()
+        for hf_name, t in tensors:                       # skipped tensors (rope caches, a tied head) are read and dropped
+            if not todo or hf_name != todo[0][0]: t0 = time.perf_counter(); continue
+            _, _, new, shape, qt = todo.pop(0)
+            t1 = time.perf_counter(); a = _convert(t, hf_name, s, c, qt); del t
+            t2 = time.perf_counter(); w.write_tensor_data(a); del a
+            ph['read'] += t1 - t0; ph['convert'] += t2 - t1; ph['write'] += time.perf_counter() - t2; t0 = time.perf_counter()
+        if todo: raise ExportError(f"{f} changed while the GGUF was written: {todo[0][0]} is no longer where its header put it; export again")
     return ph
 
 # %% ../nbs/07a_gguf.ipynb #c028

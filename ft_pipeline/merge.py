@@ -19,8 +19,8 @@ from .core import resolve_device, resolve_precision, write_json
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'MergeError', 'merge_weight', 'read_adapter', 'read_safetensors', 'merge_to_dir', 'generation_agreement',
-           'dequantized_weights', 'MergeReport', 'merge']
+__all__ = ['log', 'MergeError', 'merge_weight', 'read_adapter', 'safetensors_header', 'read_safetensors', 'merge_to_dir',
+           'generation_agreement', 'dequantized_weights', 'MergeReport', 'merge']
 
 # %% ../nbs/06_merge.ipynb #c006
 class MergeError(FtError):
@@ -79,12 +79,18 @@ def read_adapter(adapter_dir: str | Path) -> tuple[dict, dict[str, dict], dict[s
 _ST_DTYPES = {'F64': torch.float64, 'F32': torch.float32, 'F16': torch.float16, 'BF16': torch.bfloat16, 'I64': torch.int64,
               'I32': torch.int32, 'I16': torch.int16, 'I8': torch.int8, 'U8': torch.uint8, 'BOOL': torch.bool}
 
+def safetensors_header(path: str | Path) -> dict[str, dict]:
+    "The header of a safetensors file (name -> dtype, shape, data_offsets), in file order; no tensor data is read."
+    with open(path, 'rb') as f: h = json.loads(f.read(int.from_bytes(f.read(8), 'little')))
+    h.pop('__metadata__', None)
+    return dict(sorted(h.items(), key=lambda kv: kv[1]['data_offsets'][0]))
+
 def read_safetensors(path: str | Path) -> Iterator[tuple[str, torch.Tensor]]:
     "(name, tensor) of a safetensors file one at a time, in file order, read without memory-mapping the file."
+    header = safetensors_header(path)
     with open(path, 'rb') as f:
-        n = int.from_bytes(f.read(8), 'little'); header = json.loads(f.read(n))
-        header.pop('__metadata__', None)
-        for name, info in sorted(header.items(), key=lambda kv: kv[1]['data_offsets'][0]):
+        n = int.from_bytes(f.read(8), 'little')  # the data starts after the 8-byte length and the header
+        for name, info in header.items():
             if info['dtype'] not in _ST_DTYPES: raise MergeError(f"{path}: tensor {name} has dtype {info['dtype']}, which the merge cannot read")
             start, end = info['data_offsets']; buf = bytearray(end - start)
             f.seek(8 + n + start); f.readinto(buf)
@@ -161,8 +167,7 @@ def _n_params(d: Path) -> int:
     "Number of parameters stored in the safetensors of `d` (from the headers only)."
     n = 0
     for shard in _shards(Path(d)):
-        with open(Path(d)/shard, 'rb') as f: h = json.loads(f.read(int.from_bytes(f.read(8), 'little')))
-        n += sum(math.prod(v['shape']) for k, v in h.items() if k != '__metadata__')
+        n += sum(math.prod(v['shape']) for v in safetensors_header(Path(d)/shard).values())
     return n
 
 def _dir_mb(d: Path) -> float: return sum(f.stat().st_size for f in d.glob('*.safetensors')) / 2**20

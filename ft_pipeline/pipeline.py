@@ -4,37 +4,53 @@
 
 # %% ../nbs/08_pipeline.ipynb #c003
 from __future__ import annotations
-import hashlib, json, logging, os, shutil, time
+import hashlib, json, logging, os, re, shutil, time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from accelerate import PartialState
-from .config import Config, FtError, load_config, save_config
-from .preflight import preflight
+from .config import Config, FtError, load_config, redact, save_config
 from .core import MemoryMonitor, resolve_device
+from .preflight import preflight
+from .figures import figure_md, inline_images, write_figures
+from .rundir import (MANIFEST, DiskFullError, check_run_dir, claim, disk_full, lock_run_dir, move_aside, newest_file,
+                                remove_claimed, remove_orphans)
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'STAGES', 'PipelineError', 'stage_hashes', 'read_marker', 'write_marker', 'check_output_dir', 'prerequisites',
-           'RunResult', 'run', 'write_summary']
+__all__ = ['log', 'STAGES', 'NOT_INPUTS', 'OUTPUTS', 'PipelineError', 'stage_inputs', 'stage_hashes', 'read_marker',
+           'write_marker', 'changed_inputs', 'check_output_dir', 'guard_checkpoints', 'prerequisites', 'RunResult',
+           'run', 'write_summary']
 
 # %% ../nbs/08_pipeline.ipynb #c006
 STAGES = ('prepare', 'train', 'evaluate', 'merge', 'export')
 _SECTIONS = {'prepare': ('model', 'data'), 'train': ('lora', 'quantization', 'training'), 'evaluate': ('evaluation',),
              'merge': ('merge',), 'export': ('export',)}
 _READS = {'prepare': (), 'train': ('prepare',), 'evaluate': ('train',), 'merge': ('train',), 'export': ('merge', 'evaluate')}
+# keys that change how a stage runs, logs or saves, not what it produces: editing them keeps a stage's results and checkpoints
+NOT_INPUTS = ('training.eval_every', 'training.patience', 'training.save_every', 'training.keep_last', 'training.resume',
+              'training.report_to', 'training.spike_factor', 'training.max_rollbacks')
 
 class PipelineError(FtError):
     "The output directory or the stage order does not allow this run."
 
+def _upstream(stage: str) -> list[str]:
+    "`stage` and every stage it reads, directly or through others, in pipeline order."
+    need, stack = {stage}, list(_READS[stage])
+    while stack: s = stack.pop(); need.add(s); stack += _READS[s]
+    return [s for s in STAGES if s in need]
+
+def stage_inputs(cfg: Config, stage: str, prepare_inputs: str) -> dict:
+    "What `stage`'s result depends on, by dotted key: its config keys and those of the stages it reads, plus `prepare_inputs`."
+    d = cfg.model_dump(mode='json')
+    keys = {f'{sec}.{k}': v for s in _upstream(stage) for sec in _SECTIONS[s] for k, v in d[sec].items()}
+    return {'prepare.fingerprint': prepare_inputs} | {k: v for k, v in keys.items() if k not in NOT_INPUTS}
+
 def stage_hashes(cfg: Config, prepare_inputs: str) -> dict[str, str]:
-    "Hash of each stage: its config sections plus the hashes of the stages it reads (prepare: `prepare_inputs`, its input files)."
-    hs = {}
-    for s in STAGES:
-        up = ''.join(hs[r] for r in _READS[s]) if _READS[s] else prepare_inputs
-        hs[s] = hashlib.sha256((up + cfg.section_hash(*_SECTIONS[s])).encode()).hexdigest()[:16]
-    return hs
+    "Hash of each stage's inputs (`prepare_inputs`: the fingerprint of prepare's input files)."
+    return {s: hashlib.sha256(json.dumps(stage_inputs(cfg, s, prepare_inputs), sort_keys=True).encode()).hexdigest()[:16] for s in STAGES}
 
 # %% ../nbs/08_pipeline.ipynb #c009
 def _marker_path(out: Path, stage: str) -> Path: return out/'stages'/f'{stage}.json'
@@ -47,7 +63,13 @@ def read_marker(out: Path, stage: str) -> dict | None:
 def write_marker(out: Path, stage: str, **info):
     "Write the marker of `stage` atomically."
     p = _marker_path(out, stage); p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_suffix('.tmp'); tmp.write_text(json.dumps(info, indent=1)); os.replace(tmp, p)
+    tmp = p.with_suffix('.tmp'); tmp.write_text(redact(json.dumps(info, indent=1))); os.replace(tmp, p)  # inputs may hold a URL password
+
+def changed_inputs(old: dict | None, new: dict) -> list[str]:
+    "The differences between two `stage_inputs` (`old` None: not recorded), as 'key: old -> new'."
+    if old is None: return ['(not recorded: written by an older ft_pipeline)']
+    return ['the data files or tokenizer (their fingerprint)' if k == 'prepare.fingerprint' else f'{k}: {old.get(k)!r} -> {new.get(k)!r}'
+            for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k)]
 
 # %% ../nbs/08_pipeline.ipynb #c011
 def _identity(cfg: Config) -> dict:
@@ -56,7 +78,7 @@ def _identity(cfg: Config) -> dict:
             'data': [d.train_file, d.validation_file, d.test_file, d.format]}
 
 def check_output_dir(cfg: Config, overwrite: bool = False):
-    "Refuse an output dir holding a run of another model or dataset, unless `overwrite` (which empties it)."
+    "Refuse an output dir holding a run of another model or dataset, unless `overwrite` (which deletes what the pipeline wrote there)."
     out = Path(cfg.output_dir)
     if not (out/'config.yaml').is_file(): return
     if not any((read_marker(out, s) or {}).get('status') == 'done' for s in STAGES): return  # nothing finished there: nothing to lose
@@ -66,8 +88,24 @@ def check_output_dir(cfg: Config, overwrite: bool = False):
     if not overwrite:
         raise PipelineError(f"{out} holds a run of a different model or dataset ({'; '.join(diff)}). Use another output_dir "
                             f"(--set output_dir=...) or pass --overwrite to delete that run.")
-    log.warning('--overwrite: deleting the previous run in %s', out)
-    shutil.rmtree(out)
+    left = remove_claimed(out)
+    log.warning('--overwrite: deleted the previous run in %s%s', out, f" (kept what ft-pipeline did not write: {', '.join(left)})" if left else '')
+
+# %% ../nbs/08_pipeline.ipynb #f0a002
+OUTPUTS = {'prepare': ('data', 'reports/data_stats.json'),
+           'train': ('checkpoints', 'adapter', 'logs', 'reports/train.json', 'reports/memory.json'),
+           'evaluate': ('reports/eval.json', 'reports/eval.md'), 'merge': ('merged', 'reports/merge.json'),
+           'export': ('gguf', 'model_card.md', 'reports/export.json')}
+_OWN = ('config.yaml', 'stages', 'summary.md')  # what `run` itself writes
+
+def guard_checkpoints(out: Path, marker: dict | None, inputs: dict, h: str, restart: bool = False):
+    "Before `train` runs: checkpoints written with other inputs are never deleted: `PipelineError` naming the changes, or with `restart` moved aside."
+    if not any((out/'checkpoints').glob('step-*')): return
+    if restart: move_aside(out, 'checkpoints'); return
+    if marker is not None and marker['hash'] == h: return  # the same inputs: train resumes from them
+    raise PipelineError(f"train: {out/'checkpoints'} holds checkpoints of other training inputs "
+                        f"({'; '.join(changed_inputs((marker or {}).get('inputs'), inputs))}), and training would start over. Rerun with "
+                        '--restart to start over (the old checkpoints are moved aside, not deleted), or undo the change to resume them.')
 
 # %% ../nbs/08_pipeline.ipynb #u6s002
 def _why_not_current(m: dict | None, h: str) -> str | None:
@@ -113,32 +151,69 @@ class RunResult:
     skipped: list = field(default_factory=list)
     results: dict = field(default_factory=dict)
     summary: str = ''
-    def _repr_markdown_(self): return self.summary
+    def _repr_markdown_(self): return inline_images(self.summary, self.out)  # the figures shown, not linked
+
+def _inputs(cfg: Config, config) -> list:
+    "The run's local input paths (data files, a local model, the config file unless it is the run's own config.yaml)."
+    d, out = cfg.data, Path(cfg.output_dir).expanduser().resolve()
+    ps = [d.train_file, d.validation_file, d.test_file, d.mix_file, cfg.model.name_or_path]
+    if isinstance(config, (str, Path)) and Path(config).expanduser().resolve() != out/'config.yaml': ps.append(config)
+    return [p for p in ps if p]
+
+def _open_run_dir(cfg: Config, overwrite: bool):
+    "With the run lock held: claim a directory written before the manifest existed, refuse another experiment, drop orphans, save the config."
+    out = Path(cfg.output_dir)
+    if not (out/MANIFEST).exists() and (out/'stages').is_dir():
+        claim(out, [p for p in _OWN if (out/p).exists()] + [p for s in STAGES if read_marker(out, s) for p in OUTPUTS[s] if (out/p).exists()], adopt=True)
+    check_output_dir(cfg, overwrite)
+    remove_orphans(out)
+    claim(out, list(_OWN))
+    save_config(cfg, out/'config.yaml')
+
+def _call_stage(fn, cfg: Config, stage: str):
+    "`fn(cfg)`; a full disk, whatever raised it, becomes a `DiskFullError` saying what was being written and what is intact."
+    out = Path(cfg.output_dir)
+    try: return fn(cfg)
+    except FtError: raise
+    except Exception as e:
+        if not disk_full(e, out): raise
+        from ft_pipeline.train import latest_valid_checkpoint
+        what, ck = newest_file(out), latest_valid_checkpoint(out/'checkpoints')
+        step = re.search(r'tmp-step-0*(\d+)', what or '')
+        remove_orphans(out)  # the half-written temporaries: give their space back now
+        raise DiskFullError(f"disk full while writing {out/(what or '')}" + (f' at step {step[1]}' if step else f' ({stage} stage)') +
+                            (f'; checkpoint step {int(ck.name[5:])} is intact' if ck else '; no checkpoint was lost') +
+                            f'; free space ({shutil.disk_usage(out).free / 2**20:.0f} MiB free on that disk now) and rerun') from None
 
 def run(config: str | Path | Config, # YAML path or a loaded Config
         overrides: list[str] | dict | None = None, # `--set` style overrides
         only: str | None = None, # run just this stage (the stages before it must be done and current)
         from_stage: str | None = None, # rerun this stage and every one after it
-        overwrite: bool = False, # allow an output_dir holding another experiment (deletes it)
+        overwrite: bool = False, # allow an output_dir holding another experiment (deletes what the pipeline wrote there)
+        restart: bool = False, # train from scratch, moving existing checkpoints aside
         preflight_checks: bool = True, # check in seconds, before loading weights, that the stages can finish (`--no-preflight`: False)
        ) -> RunResult:
     "Run the pipeline stages in order, skipping completed stages whose inputs did not change."
     cfg = config if isinstance(config, Config) else load_config(config, overrides)
     for name, v in (('only', only), ('from', from_stage)):
         if v is not None and v not in STAGES: raise PipelineError(f"--{name} {v!r}: not a stage; stages are {', '.join(STAGES)}")
-    out = Path(cfg.output_dir)
     todo = [only] if only else list(STAGES[STAGES.index(from_stage):] if from_stage else STAGES)
+    if restart and 'train' not in todo: raise PipelineError(f"--restart starts training over, but this run does not train ({', '.join(todo)})")
     ps = PartialState()  # under `accelerate launch`/torchrun: one process writes the bookkeeping, all of them train
     if ps.num_processes > 1 and todo != ['train']:
         raise PipelineError(f'{ps.num_processes} processes were launched, but only `train` runs multi-process. Launch '
                             '`accelerate launch -m ft_pipeline.cli train CONFIG`, then run the other stages in one process (`ft-pipeline run CONFIG`).')
-    if ps.is_main_process:
-        check_output_dir(cfg, overwrite)
-        out.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, out/'config.yaml')
-    ps.wait_for_everyone()
-    hs = stage_hashes(cfg, _prepare_inputs(cfg))
-    forced = set(todo) if (only or from_stage) else set()
+    if ps.is_main_process: check_run_dir(cfg.output_dir, _inputs(cfg, config))
+    with lock_run_dir(cfg.output_dir) if ps.is_main_process else nullcontext():  # one run per output dir, until the last stage is done
+        if ps.is_main_process: _open_run_dir(cfg, overwrite)
+        ps.wait_for_everyone()
+        forced = set(todo[todo.index('train'):]) if restart else set(todo) if (only or from_stage) else set()
+        return _run_stages(cfg, todo, forced, restart, ps, preflight_checks)
+
+def _run_stages(cfg: Config, todo: list[str], forced: set, restart: bool, ps, preflight_checks: bool = True) -> RunResult:
+    "Check the stages `todo` reads from are current and (`preflight_checks`) can finish, then run each of `todo` that is stale or `forced`."
+    out, fp = Path(cfg.output_dir), _prepare_inputs(cfg)
+    hs, ins = stage_hashes(cfg, fp), {s: stage_inputs(cfg, s, fp) for s in STAGES}
     res, fns = RunResult(out), _stage_fns()
     todo = prerequisites(todo, out, hs, single_process=ps.num_processes == 1) + todo
     if preflight_checks: preflight(cfg, [s for s in todo if s in forced or _why_not_current(read_marker(out, s), hs[s])])
@@ -147,19 +222,18 @@ def run(config: str | Path | Config, # YAML path or a loaded Config
         if s not in forced and m and m.get('status') == 'done' and m['hash'] == hs[s]:
             log.info('%s: up to date, skipped', s); res.skipped.append(s); continue
         if ps.is_main_process:
-            if s == 'train' and (m is None or m['hash'] != hs[s]) and (out/'checkpoints').exists():
-                log.info('train: settings changed since the checkpoints were written; starting fresh')
-                shutil.rmtree(out/'checkpoints')
-            write_marker(out, s, status='running', hash=hs[s], started=time.time())
+            claim(out, list(OUTPUTS[s]))
+            if s == 'train': guard_checkpoints(out, m, ins[s], hs[s], restart or cfg.training.resume == 'never')
+            write_marker(out, s, status='running', hash=hs[s], inputs=ins[s], started=time.time())
         ps.wait_for_everyone()
         log.info('%s: running', s)
         t0 = time.perf_counter()
-        with MemoryMonitor(resolve_device(cfg.training.device)) as mon: res.results[s] = fns[s](cfg)
+        with MemoryMonitor(resolve_device(cfg.training.device)) as mon: res.results[s] = _call_stage(fns[s], cfg, s)
         if ps.is_main_process:
-            write_marker(out, s, status='done', hash=hs[s], seconds=round(time.perf_counter() - t0, 1), peak_rss_mb=round(mon.peak_rss / 2**20),
-                         cuda_peak_mb=round(mon.peak_cuda / 2**20) if mon.device == 'cuda' else None)
+            write_marker(out, s, status='done', hash=hs[s], inputs=ins[s], seconds=round(time.perf_counter() - t0, 1),
+                         peak_rss_mb=round(mon.peak_rss / 2**20), cuda_peak_mb=round(mon.peak_cuda / 2**20) if mon.device == 'cuda' else None)
         res.ran.append(s)
-    if ps.is_main_process: res.summary = write_summary(cfg)
+    if ps.is_main_process: write_figures(out); res.summary = write_summary(cfg)
     return res
 
 # %% ../nbs/08_pipeline.ipynb #c016
@@ -203,7 +277,9 @@ def write_summary(cfg: Config) -> str:
     if tr:
         ev = f"eval_loss {tr['first_eval_loss']:.4f} -> {tr['best_eval_loss']:.4f}" if tr.get('best_eval_loss') is not None else 'not evaluated'
         L += [f"Training: {tr['steps']} steps, {ev}, {tr['tokens_per_s']:.0f} tokens/s ({tr['device']}, {tr['precision']}); adapter: {tr['adapter_is']}.", '']
+    L += [x for f in figure_md(out, ['loss', 'memory']) for x in (f, '')]
     L += _eval_lines(_read_json(out/'reports'/'eval.json'))
+    L += [x for f in figure_md(out, ['eval']) for x in (f, '')]
     mg = _read_json(out/'reports'/'merge.json')
     if mg:
         v = mg['verification']

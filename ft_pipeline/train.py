@@ -18,11 +18,12 @@ from datasets import concatenate_datasets
 from torch.utils.data import DataLoader
 from .checkpoints import latest_valid_checkpoint, list_checkpoints, prune_checkpoints, write_manifest
 from .batching import LengthGroupedBatchSampler, collate
-from .config import Config, FtError, Interrupted, save_config, set_seed
+from .config import Config, FtError, Interrupted, redact, save_config, set_seed
 from .core import MemoryMonitor, atomic_write, resolve_device, resolve_precision, write_json
 from .data import load_prepared
 from .lora import add_lora, lora_param_groups
 from .memory import MemoryDashboard, estimate_memory, in_notebook
+from .rundir import DiskFullError, disk_full, move_aside, newest_file
 from .quant import load_base, prepare_for_training
 from tqdm.auto import tqdm
 from transformers import get_scheduler
@@ -220,8 +221,11 @@ class MetricsLog:
     def truncate(self, step: int):
         "Drop rows after `step` (on resume or rollback the log continues from the checkpoint)."
         if not self.enabled or not self.path.exists(): return
-        keep = [l for l in self.path.read_text().splitlines() if l.strip() and json.loads(l)['step'] <= step]
-        atomic_write(self.path, ''.join(l + '\n' for l in keep))
+        lines = [l for l in self.path.read_text().splitlines() if l.strip()]
+        try: json.loads(lines[-1]) if lines else None
+        except json.JSONDecodeError:  # a crash or a full disk cut the last write short: that row was never complete
+            log.warning('%s: dropped a torn last line (%r)', self.path, lines.pop()[:80])
+        atomic_write(self.path, ''.join(l + '\n' for l in lines if json.loads(l)['step'] <= step))
 
     def close(self):
         if self.tb is not None: self.tb.close()
@@ -416,9 +420,9 @@ def _resume_or_start(run: Run):
     if tc.resume == 'auto' and (ck := latest_valid_checkpoint(run.ckpt_dir)) is not None:
         run.state, run.resumed = _load(run, ck), str(ck)
         log.info('resuming from %s (step %d)', ck, run.state.step)
-    elif acc.is_main_process and run.ckpt_dir.exists(): shutil.rmtree(run.ckpt_dir)
+    elif acc.is_main_process and run.ckpt_dir.exists(): move_aside(run.out, 'checkpoints')  # start over, but never delete a run's work
     if acc.is_main_process: save_config(run.cfg, run.out/'config.yaml')
-    run.mlog = MetricsLog(run.out, tc.report_to, enabled=acc.is_main_process, run_config=run.cfg.model_dump(mode='json'))
+    run.mlog = MetricsLog(run.out, tc.report_to, enabled=acc.is_main_process, run_config=json.loads(redact(json.dumps(run.cfg.model_dump(mode='json')))))  # W&B keeps it: no URL passwords
     run.mlog.truncate(run.state.step)
     _set_lr(run)
     if run.resumed is None: _save(run, {'eval_loss': None})
@@ -445,9 +449,14 @@ def _save(run: Run, extra: dict) -> Path:
             write_manifest(tmp, {'step': st.step, **extra})
             if final.exists(): shutil.rmtree(final)
             os.replace(tmp, final)
-    except OSError as e:  # disk full, quota, permissions: keep what is on disk intact and say so
+    except Exception as e:  # disk full (OSError, SafetensorError, torch's RuntimeError), quota, permissions: keep what is on disk intact
+        if not (isinstance(e, OSError) or disk_full(e, tmp)): raise
+        what = newest_file(tmp) or ''
         shutil.rmtree(tmp, ignore_errors=True)
         prev = latest_valid_checkpoint(run.ckpt_dir)
+        if disk_full(e, run.ckpt_dir):
+            raise DiskFullError(f'disk full while writing {tmp/what} at step {st.step}; ' + (f'checkpoint step {int(prev.name[5:])} is intact'
+                                if prev else 'no checkpoint was written yet') + '; free space and rerun to resume') from None
         raise TrainError(f'could not write checkpoint {final.name} in {run.ckpt_dir}: {e.strerror or e}. '
                          f'{"The previous checkpoint " + prev.name + " is intact; free" if prev else "No checkpoint was written; free"} '
                          'disk space (or change output_dir) and rerun to resume.') from None
@@ -494,7 +503,9 @@ def train_step(run: Run, batches: list[dict]) -> dict:
     if finite: run.scaler.step(run.opt)  # = opt.step() outside fp16
     run.scaler.update(); run.sched.step(); _set_lr(run); run.opt.zero_grad(set_to_none=True)
     st.step += 1; st.batch_in_epoch += min(run.per_step, run.n_micro - st.batch_in_epoch)
-    if not finite: return {'step': st.step, 'loss': loss, 'grad_norm': gnorm, 'skipped': True}
+    if not finite:  # fp16 with a finite loss: the loss scale overflowed the gradients; update() has just halved it
+        overflow = run.scaler.is_enabled() and math.isfinite(loss) and run.scaler.get_scale() >= 1.0
+        return {'step': st.step, 'loss': loss, 'grad_norm': gnorm, 'skipped': True, 'overflow': overflow}
     return _account(run, batches, loss, n_sup, gnorm, time.perf_counter() - t0)
 
 def _account(run: Run, batches: list[dict], loss: float, n_sup: int, gnorm: float, dt: float) -> dict:
@@ -549,8 +560,11 @@ def _roll_back(run: Run):
     run.mlog.truncate(new.step)
 
 def skip_nonfinite(run: Run, row: dict) -> bool:
-    "True when `train_step` skipped the update (non-finite loss or gradients); after `nan_skip_limit` in a row, roll back."
+    "True when `train_step` skipped the update; after `nan_skip_limit` non-finite steps in a row (not fp16 overflows), roll back."
     if not row.get('skipped'): run.bad_in_row = 0; return False
+    if row.get('overflow'):  # PyTorch's AMP recipe: skip the step, lower the scale, go on; routine in the first steps of fp16
+        log.info('step %d: fp16 gradients overflowed; update skipped, loss scale lowered to %g', row['step'], run.scaler.get_scale())
+        return True
     run.bad_in_row += 1
     run.state.note(f"non-finite loss/grad norm ({row['loss']}, {row['grad_norm']})", 'skipped the update')
     if run.bad_in_row >= run.cfg.training.nan_skip_limit: _roll_back(run); run.bad_in_row = 0

@@ -119,3 +119,24 @@ def test_k_quant_is_reported(tmp_path):
     ref = gv.reference(d, gv.verify_prompts(gw.load_tokenizer_dir(d), None, 2, 48), new_tokens=4)
     v = gv.verify_gguf(k.path, ref, 'q4_k_m', THRESHOLDS, {'f16': 1e-3, 'q8_0': 0.03})
     assert v['status'] == 'reported' and v['failures'] == [] and isinstance(v['llama_cpp'], dict), v
+
+def test_gpt2_conv1d_adapter_merges_and_exports(tmp_path):
+    "GPT-2's Conv1D adapters (fan_in_fan_out) merge to the PEFT model's logits, and the merged model's GGUF holds the merged weights."
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+    from ft_pipeline.merge import merge_to_dir
+    base = gm.tiny_model('gpt2 / GPT-2 BPE', tmp_path/'base', steps=0)
+    torch.manual_seed(1)
+    pm = get_peft_model(AutoModelForCausalLM.from_pretrained(base), LoraConfig(r=4, lora_alpha=8, target_modules=['c_attn', 'c_proj', 'c_fc'],
+                                                                               fan_in_fan_out=True, init_lora_weights=False)).eval()
+    pm.save_pretrained(tmp_path/'adapter')
+    info = merge_to_dir(base, tmp_path/'adapter', tmp_path/'merged')
+    for f in base.iterdir():
+        if not (tmp_path/'merged'/f.name).exists(): shutil.copy(f, tmp_path/'merged'/f.name)     # the tokenizer files
+    x = torch.tensor([[5, 17, 42, 99, 7]])
+    with torch.no_grad():
+        want, got = pm(x).logits, AutoModelForCausalLM.from_pretrained(tmp_path/'merged').eval()(x).logits
+        assert (want - AutoModelForCausalLM.from_pretrained(base).eval()(x).logits).abs().max() > 1e-2   # the adapter changes the output
+    assert info['merged_modules'] == 8 and torch.allclose(got, want, atol=1e-4), (got - want).abs().max()
+    w = gv.weight_errors(gw.write_gguf(tmp_path/'merged', tmp_path/'m.gguf', 'f32').path, tmp_path/'merged')
+    assert w['problems'] == [] and w['max_rel_rms']['F32']['error'] == 0, w
