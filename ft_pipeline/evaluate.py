@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 # %% auto #0
 __all__ = ['log', 'EvalError', 'score_rows', 'rows_perplexity', 'length_bucket', 'ppl_table', 'MetricStats', 'parse_json',
            'task_metrics', 'load_metric_fn', 'paired_bootstrap', 'check_contamination', 'EvalReport', 'compare',
-           'eval_scope', 'evaluate']
+           'compare_perplexity', 'eval_scope', 'evaluate']
 
 # %% ../nbs/05_evaluate.ipynb #c006
 class EvalError(FtError):
@@ -153,6 +153,8 @@ def paired_bootstrap(base: MetricStats, tuned: MetricStats, n_boot: int = 1000, 
     rng = np.random.default_rng(seed)
     d = np.array([tuned.score(idx) - base.score(idx) for idx in (rng.integers(0, n, n) for _ in range(n_boot))])
     d = d[np.isfinite(d)]
+    if not len(d): raise EvalError(f"{base.name}: no resample of the {n} samples has a finite score (a perplexity over no tokens is undefined); "
+                                   "leave this metric out of the comparison")
     lo, hi = (float(x) for x in np.percentile(d, [2.5, 97.5]))
     better, worse = (lo > 0, hi < 0) if tuned.higher_is_better else (hi < 0, lo > 0)
     return dict(base=base.score(), tuned=tuned.score(), delta=tuned.score() - base.score(), ci_low=lo, ci_high=hi,
@@ -204,6 +206,11 @@ def compare(base: dict[str, MetricStats], tuned: dict[str, MetricStats], n_boot:
     "One row per metric: base, tuned, delta, 95% CI of the delta (paired bootstrap), verdict."
     rows = {k: paired_bootstrap(base[k], tuned[k], n_boot, seed) for k in base}
     return pd.DataFrame(rows).T.rename_axis('metric')
+
+def compare_perplexity(base: pd.DataFrame, tuned: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    "`compare` of the response, prompt and overall perplexity of the same scored rows; a kind with no tokens in them has none and is left out."
+    kinds = [k for k in ('response', 'prompt', 'overall') if base[f'{k}_n'].sum() > 0]  # raw text (pretrain) has no prompt tokens
+    return compare({k: _ppl_stats(base, k) for k in kinds}, {k: _ppl_stats(tuned, k) for k in kinds}, n_boot, seed)
 
 # %% ../nbs/05_evaluate.ipynb #c046
 def _model_identity(cfg: Config, out: Path, baseline: bool) -> dict:
@@ -302,8 +309,7 @@ def _report_data(cfg: Config, res: dict, test, ident: dict, baseline: bool) -> t
         rise = gen_ppl['tuned'] / gen_ppl['base'] - 1
         d['forgetting'] = {'base_ppl': gen_ppl['base'], 'tuned_ppl': gen_ppl['tuned'], 'rise': rise, 'threshold': e.forgetting_threshold,
                            'flagged': bool(rise > e.forgetting_threshold)}
-        cmp_ppl = compare({k: _ppl_stats(val['base'], k) for k in ('response', 'prompt', 'overall')},
-                          {k: _ppl_stats(val['tuned'], k) for k in ('response', 'prompt', 'overall')}, e.bootstrap_samples, e.seed)
+        cmp_ppl = compare_perplexity(val['base'], val['tuned'], e.bootstrap_samples, e.seed)
         tabs['ppl_cmp'] = cmp_ppl; d['perplexity_comparison'] = json.loads(cmp_ppl.to_json(orient='index'))
         if test:
             tabs['task_cmp'] = compare(stats['base'], stats['tuned'], e.bootstrap_samples, e.seed)
