@@ -13,8 +13,8 @@ from .config import Config, FtError
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'Problem', 'PreflightError', 'check_export', 'check_template', 'check_context', 'check_memory', 'disk_needed',
-           'check_disk', 'preflight']
+__all__ = ['log', 'Problem', 'PreflightError', 'check_export', 'check_template', 'check_evaluate', 'check_merge', 'check_context',
+           'check_memory', 'disk_needed', 'check_disk', 'preflight']
 
 # %% ../nbs/08b_preflight.ipynb #p007
 @dataclass
@@ -58,6 +58,29 @@ def check_template(cfg: Config, stages: list[str], tok) -> list[Problem]:
     try: get_template(tok, cfg.data.chat_template)
     except FtError as e: return [Problem('chat template', f"{' and '.join(why)} render conversations, but {e}", 'set data.chat_template as above.')]
     return []
+
+# %% ../nbs/08b_preflight.ipynb #p031
+def check_evaluate(cfg: Config) -> list[Problem]:
+    "An `evaluation.custom_metric` that cannot be imported or called: `evaluate` would stop after training."
+    from ft_pipeline.evaluate import EvalError, load_metric_fn
+    if not cfg.evaluation.custom_metric: return []
+    try: load_metric_fn(cfg.evaluation.custom_metric)
+    except EvalError as e: return [Problem('evaluate', str(e), "fix evaluation.custom_metric ('package.module:function', importable), or --set evaluation.custom_metric=null.")]
+    return []
+
+def check_merge(cfg: Config) -> list[Problem]:
+    "A merge strategy the run cannot use, or a local base model without safetensors weights to merge into."
+    from ft_pipeline.merge import MergeError, _shards  # the merge's own listing of the base's weight files
+    from ft_pipeline.model import resolve_model
+    ps = []
+    if cfg.merge.strategy == 'dequantized' and not cfg.quantization.load_in_4bit:
+        ps.append(Problem('merge', 'merge.strategy=dequantized merges onto the 4-bit base of a QLoRA run, and quantization.load_in_4bit is false.',
+                          '--set merge.strategy=auto, or train with QLoRA (--set quantization.load_in_4bit=true).'))
+    base = Path(resolve_model(cfg.model.name_or_path))
+    if base.is_dir():
+        try: _shards(base)
+        except MergeError as e: ps.append(Problem('merge', str(e) + '.', 'save the base with save_pretrained() (safetensors is its default) and point model.name_or_path at that copy.'))
+    return ps
 
 # %% ../nbs/08b_preflight.ipynb #p015
 def _context_length(mc) -> int | None:
@@ -120,6 +143,8 @@ def preflight(cfg: Config, stages: list[str]) -> float:
     mc, n, n_ad, mb = _sizes(cfg)
     ps = check_context(cfg, mc) if {'prepare', 'train'} & set(stages) else []
     ps += check_template(cfg, stages, load_tokenizer(cfg.model))
+    if 'evaluate' in stages: ps += check_evaluate(cfg)
+    if 'merge' in stages: ps += check_merge(cfg)
     if 'export' in stages: ps += check_export(cfg)
     if 'train' in stages: ps += check_memory(cfg)
     ps += check_disk(cfg, disk_needed(cfg, stages, n, n_ad, mb))
