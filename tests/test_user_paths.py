@@ -162,16 +162,19 @@ def small_disk(tmp_path):
     subprocess.run(['umount', str(d)], check=True)
 
 def test_preflight_refuses_in_seconds_with_every_reason(tmp_path, small_disk):
-    "A base model the GGUF writer cannot write and that has no chat template, a max_length beyond its context, a micro-batch that cannot fit, a full disk."
+    "A base model the GGUF writer cannot write and that has no chat template, a max_length beyond its context, a micro-batch that cannot fit,
+    a custom metric that does not import, a merge strategy for QLoRA on a LoRA run, a full disk: one exit 2, in seconds, naming all seven."
     import time
     neox = without_template(tiny_model(tmp_path/'neox', arch='gpt_neox'))
     data = write_jsonl(tmp_path/'my.jsonl', alpaca_rows(20))
     t0 = time.perf_counter()
     r = ftp('run', 'configs/quickstart.yaml', '--set', f'model.name_or_path={neox}', '--set', f'data.train_file={data}', '--set', f'output_dir={small_disk/"run"}',
-            '--set', 'data.max_length=4096', '--set', 'training.micro_batch_size=100000')
+            '--set', 'data.max_length=4096', '--set', 'training.micro_batch_size=100000', '--set', 'evaluation.custom_metric=my_metrics:exact',
+            '--set', 'merge.strategy=dequantized')
     took = time.perf_counter() - t0
     assert r.returncode == 2 and took < 30, (took, r.stderr[-3000:])
-    for reason in ('preflight found 5 problem(s)', "context length: data.max_length=4096 is longer than", '--set data.max_length=1024',
+    for reason in ('preflight found 7 problem(s)', "evaluate: evaluation.custom_metric='my_metrics:exact': cannot import module 'my_metrics'",
+                   'merge: merge.strategy=dequantized merges onto the 4-bit base', '--set merge.strategy=auto', "context length: data.max_length=4096 is longer than", '--set data.max_length=1024',
                    'chat template: training.mode=sft render conversations', 'export: ', 'architecture GPTNeoXForCausalLM is not supported by the GGUF export', 'memory: training is predicted to peak at',
                    'training.micro_batch_size=50000', 'disk: the run writes about', '--no-preflight'):
         assert reason in r.stderr, (reason, r.stderr)
