@@ -298,7 +298,7 @@ def _report_data(cfg: Config, res: dict, test, ident: dict, baseline: bool) -> t
     d = {'created': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'), 'baseline_only': baseline, 'models': ident,
          'config_hash': cfg.section_hash(), 'evaluation_hash': cfg.section_hash('evaluation'),
          'perplexity': ppl, 'perplexity_by_source': json.loads(tabs['ppl_source'].to_json()), 'perplexity_by_length': json.loads(tabs['ppl_bucket'].to_json()),
-         'validation_rows': len(val[names[0]]), 'general_text_ppl': gen_ppl}
+         'validation_rows': len(val[names[0]]), 'prompt_tokens': int(val[names[0]].prompt_n.sum()), 'general_text_ppl': gen_ppl}
     stats = {}
     if test:
         stats = {n: task_metrics(r['preds'], test['refs'], [m[:-1] for m in test['messages']], custom, cname) for n, r in res.items()}
@@ -333,6 +333,9 @@ def eval_scope(d: dict) -> str:
     ppl = f"perplexity on {d['validation_rows']} validation rows and on general English text"
     if d.get('task_metrics') is not None:
         return f"Evaluated: task metrics on {d['test_samples']} test prompts (greedy generations scored against the references) and {ppl}."
+    if d.get('prompt_tokens') == 0:  # raw text: every token is scored, nothing is a prompt to answer
+        return (f"Evaluated: {ppl} only. Raw text has no prompts and reference answers, so no task metrics: perplexity measures "
+                "continued pre-training. Task metrics need instruction or chat data with a test set (data.test_split or data.test_file).")
     return (f"Evaluated: {ppl} only. There is no test set, so no task metrics (exact match, ROUGE-L, BLEU, chrF, JSON validity of "
             "generated answers). To get them, hold out a test set with `--set data.test_split=0.1` or give one with "
             "`--set data.test_file=FILE` and rerun `ft-pipeline run CONFIG` with a new `--set output_dir=...` (or with `--restart` in "

@@ -140,7 +140,10 @@ def test_raw_text_pretraining_on_a_base_model_without_a_chat_template(bare, tmp_
     (tmp_path/'corpus.txt').write_text(prose(120))
     out = run_case(tmp_path, bare, {'data.train_file': str(tmp_path/'corpus.txt'), 'training.mode': 'pretrain', 'export.verify': True})
     assert json.loads((out/'reports'/'data_stats.json').read_text())['sizes']['validation'] >= 1
-    assert 'no task metrics' in (out/'summary.md').read_text()
+    summary = (out/'summary.md').read_text()
+    assert 'no task metrics' in summary and 'Raw text has no prompts' in summary and 'test_split=0.1' not in summary, summary  # a test set is refused for text
+    cmp = json.loads((out/'reports'/'eval.json').read_text())['perplexity_comparison']
+    assert list(cmp) == ['response', 'overall'], cmp  # no prompt tokens, so no prompt perplexity to compare (was an IndexError)
     assert 'No TEMPLATE' in (out/'gguf'/'Modelfile').read_text()
     assert all(f['verified'] == 'passed' for f in json.loads((out/'reports'/'export.json').read_text())['files'])
 
