@@ -1,7 +1,23 @@
 """The paths a user takes after the quickstart, end to end through `ft-pipeline` (issue 12): own data in every format, with and without
 a test set, each training mode, base models with and without a chat template, and the README's own commands as written.
 
-Every case runs on a tiny random model with the bundled tokenizer, on data files of a few dozen rows, so a whole run takes seconds."""
+Every case runs on a tiny random model with the bundled tokenizer, on data files of a few dozen rows, so a whole run takes seconds.
+
+The matrix (issue 12 item 1), one `ft-pipeline run` to the end per row:
+
+| data | training.mode | base model | test |
+|---|---|---|---|
+| alpaca JSONL, no test set | sft | with a chat template | README own-data command 1 |
+| alpaca JSONL, `test_split` | sft | with | README own-data command 2 |
+| CSV, `format: columns` | sft | with | README own-data command 3 |
+| alpaca JSONL, QLoRA (4-bit) | sft | with | README GPU command |
+| ShareGPT, `test_file` | sft | with | test_sharegpt_with_a_test_file_gets_task_metrics |
+| messages with a system prompt | sft | without (data.chat_template=chatml) | test_messages_with_a_system_prompt_on_a_base_model_... |
+| raw text (.txt) | pretrain | without | test_raw_text_pretraining_on_a_base_model_without_a_chat_template |
+| alpaca JSONL + raw text mix_file | mixed | with | test_mixed_mode_sft_plus_raw_text |
+
+Raw text in sft or mixed mode is not a path (it has no prompts and answers); chat data on a base model without a template and without
+`data.chat_template` is refused by preflight (test_preflight_refuses_in_seconds_with_every_reason)."""
 import json, os, re, shlex, subprocess, sys
 from pathlib import Path
 
