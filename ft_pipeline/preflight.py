@@ -49,14 +49,26 @@ def _has_test_set(cfg: Config) -> bool:
     d = cfg.data
     return bool(d.test_file or d.test_split or d.train_file == 'bundled:extraction')  # the bundled task ships its own test set
 
+def _train_format(cfg: Config) -> str | None:
+    "The format of `data.train_file` as `prepare` detects it from its first rows; None for a hub dataset (not read before training)."
+    from ft_pipeline.data import read_input
+    d = cfg.data
+    if d.train_file.startswith('bundled:'): return 'messages'
+    if not Path(d.train_file).expanduser().exists(): return None if d.format == 'auto' else d.format
+    return read_input(d.train_file, d.format, d.columns)[0]
+
 def check_template(cfg: Config, stages: list[str], tok) -> list[Problem]:
-    "A missing or bad chat template where `stages` render chats: training in sft/mixed mode, evaluating a test set."
+    "A missing or bad chat template where `stages` render conversations: preparing chat data, evaluating a test set."
     from ft_pipeline.templates import get_template
-    why = [w for w, needs in (('training.mode=' + cfg.training.mode, cfg.training.mode != 'pretrain' and {'prepare', 'train'} & set(stages)),
+    fmt = _train_format(cfg) if {'prepare', 'train'} & set(stages) else 'text'
+    chats = fmt != 'text' if fmt else cfg.training.mode != 'pretrain'
+    why = [w for w, needs in ((f"data.train_file {cfg.data.train_file} ({fmt or 'training.mode=' + cfg.training.mode})", chats),
                               ('the test set of evaluate', 'evaluate' in stages and _has_test_set(cfg))) if needs]
     if not why: return []
     try: get_template(tok, cfg.data.chat_template)
-    except FtError as e: return [Problem('chat template', f"{' and '.join(why)} render conversations, but {e}", 'set data.chat_template as above.')]
+    except FtError as e:
+        alt = '; or, to train on it as raw text, convert it to format text and --set training.mode=pretrain' if chats else ''
+        return [Problem('chat template', f"{' and '.join(why)}: conversations, rendered with a chat template, but {e}", f'set data.chat_template as above{alt}.')]
     return []
 
 # %% ../nbs/08b_preflight.ipynb #p031

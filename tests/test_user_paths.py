@@ -194,7 +194,7 @@ def test_preflight_refuses_in_seconds_with_every_reason(tmp_path, small_disk):
     assert r.returncode == 2 and took < 30, (took, r.stderr[-3000:])
     for reason in ('preflight found 7 problem(s)', "evaluate: evaluation.custom_metric='my_metrics:exact': cannot import module 'my_metrics'",
                    'merge: merge.strategy=dequantized merges onto the 4-bit base', '--set merge.strategy=auto', "context length: data.max_length=4096 is longer than", '--set data.max_length=1024',
-                   'chat template: training.mode=sft render conversations', 'export: ', 'architecture GPTNeoXForCausalLM is not supported by the GGUF export', 'memory: training is predicted to peak at',
+                   f'chat template: data.train_file {data} (alpaca): conversations, rendered with a chat template', 'to train on it as raw text', 'export: ', 'architecture GPTNeoXForCausalLM is not supported by the GGUF export', 'memory: training is predicted to peak at',
                    'training.micro_batch_size=50000', 'disk: the run writes about', '--no-preflight'):
         assert reason in r.stderr, (reason, r.stderr)
     assert 'Traceback' not in r.stderr and not (small_disk/'run'/'data').exists()  # refused before prepare
