@@ -16,8 +16,8 @@ The matrix (issue 12 item 1), one `ft-pipeline run` to the end per row:
 | raw text (.txt) | pretrain | without | test_raw_text_pretraining_on_a_base_model_without_a_chat_template |
 | alpaca JSONL + raw text mix_file | mixed | with | test_mixed_mode_sft_plus_raw_text |
 
-Raw text in sft or mixed mode is not a path (it has no prompts and answers); chat data on a base model without a template and without
-`data.chat_template` is refused by preflight (test_preflight_refuses_in_seconds_with_every_reason)."""
+Raw text needs no chat template in any mode; the matrix runs it in pretrain mode, the documented one. Chat data on a base model without
+a template and without `data.chat_template` is refused by preflight, in any mode (test_preflight_refuses_in_seconds_with_every_reason)."""
 import json, os, re, shlex, subprocess, sys
 from pathlib import Path
 
