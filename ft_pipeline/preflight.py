@@ -53,6 +53,7 @@ def _train_format(cfg: Config) -> str | None:
     "The format of `data.train_file` as `prepare` detects it from its first rows; None for a hub dataset (not read before training)."
     from ft_pipeline.data import read_input
     d = cfg.data
+    if not d.train_file: return None
     if d.train_file.startswith('bundled:'): return 'messages'
     if not Path(d.train_file).expanduser().exists(): return None if d.format == 'auto' else d.format
     return read_input(d.train_file, d.format, d.columns)[0]
