@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_data.ipynb #c003
 from __future__ import annotations
-import csv, hashlib, itertools, json, logging, os, re, shutil, tempfile, time, zlib
+import csv, hashlib, itertools, json, logging, os, random, re, shutil, tempfile, time, zlib
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -392,9 +392,9 @@ class DupIndex:
 def split_indices(sources, fracs: list[float], seed: int = 42, stratify: bool = False) -> list[np.ndarray]:
     "Row indices for [rest, part 1, part 2, ...] holding out each fraction in `fracs`, seeded; per source when `stratify`."
     groups = np.unique(np.asarray(sources), return_inverse=True)[1].ravel() if stratify else np.zeros(len(sources), np.int64)
-    order, parts, rng = np.argsort(groups, kind='stable'), [[] for _ in range(len(fracs) + 1)], np.random.default_rng(seed)
+    order, parts, rng = np.argsort(groups, kind='stable'), [[] for _ in range(len(fracs) + 1)], random.Random(seed)
     for idx in np.split(order, np.cumsum(np.bincount(groups))[:-1]) if len(groups) else []:
-        idx = rng.permutation(idx)
+        idx = idx.tolist(); rng.shuffle(idx); idx = np.asarray(idx, np.int64)
         pieces = np.split(idx, np.cumsum([round(f*len(idx)) for f in fracs]).astype(int))
         for k, p in enumerate(pieces): parts[(k + 1) % len(parts)].append(p)
     return [np.sort(np.concatenate(p)) if p else np.empty(0, np.int64) for p in parts]
@@ -464,7 +464,7 @@ def _report_markdown(self: DataReport) -> str:
 DataReport._repr_markdown_ = _report_markdown
 
 # %% ../nbs/01_data.ipynb #c081
-DATA_VERSION = 2  # bump when a change to reading, conversion, dedup, templates/labels, splitting or packing changes prepare's output
+DATA_VERSION = 3  # bump when a change to reading, conversion, dedup, templates/labels, splitting or packing changes prepare's output
 
 def _file_stamp(spec: str | None):
     if not spec: return None
@@ -582,7 +582,9 @@ def _route(pool: Dataset, path: Path, fracs: dict, d, writers: dict):
     code = np.zeros(len(pool), np.uint8)
     if fracs:
         src = pool.data.column('source')
-        groups = pc.index_in(src, value_set=pc.unique(src)).to_numpy() if d.stratify_by_source else np.zeros(len(pool), np.int64)
+        groups = np.zeros(len(pool), np.int64)
+        if d.stratify_by_source:  # group codes in source-name order, the order split_indices takes the groups in
+            names = pc.unique(src); groups = pc.index_in(src, value_set=names.take(pc.sort_indices(names))).to_numpy()
         for k, ix in enumerate(split_indices(groups, list(fracs.values()), d.seed, d.stratify_by_source)[1:], 1): code[ix] = k
     start = 0
     for b in _arrow_batches(path):
