@@ -73,6 +73,9 @@ def _add_config_args(p):
     p.add_argument('--set', dest='overrides', action='append', default=[], metavar='SECTION.KEY=VALUE',
                    help='override one config value (repeatable), e.g. --set training.learning_rate=1e-4')
 
+def _add_preflight_arg(p):
+    p.add_argument('--no-preflight', action='store_true', help='skip the checks (export support, chat template, context, memory, disk) made before anything loads')
+
 def _cmd_config(a):
     print(yaml.safe_dump(load_config(a.config, a.overrides).model_dump(mode='json'), sort_keys=False), end='')
 
@@ -89,7 +92,7 @@ def _cmd_stage(a):
     from ft_pipeline.pipeline import run
     over = list(a.overrides)
     if getattr(a, 'resume', False): over.append('training.resume=auto')
-    res = run(a.config, over, only=a.command, restart=getattr(a, 'restart', False))
+    res = run(a.config, over, only=a.command, restart=getattr(a, 'restart', False), preflight_checks=not getattr(a, 'no_preflight', False))
     _show(res.results.get(a.command))
 
 def _cmd_evaluate(a):
@@ -103,7 +106,7 @@ def _cmd_evaluate(a):
 
 def _cmd_run(a):
     from ft_pipeline.pipeline import run
-    res = run(a.config, a.overrides, only=a.only, from_stage=a.from_stage, overwrite=a.overwrite, restart=a.restart)
+    res = run(a.config, a.overrides, only=a.only, from_stage=a.from_stage, overwrite=a.overwrite, restart=a.restart, preflight_checks=not a.no_preflight)
     print(res.summary)
 
 def _cmd_infer(a):
@@ -131,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
                        ('export', 'write and verify GGUF files, Ollama Modelfile and model card (writes gguf/, model_card.md)')):
         p = sub.add_parser(name, help=desc); _add_config_args(p); p.set_defaults(fn=_cmd_stage)
         if name == 'train': p.add_argument('--resume', action='store_true', help='continue from the newest valid checkpoint (the default, training.resume=auto)')
-        if name == 'train': p.add_argument('--restart', action='store_true', help='train from scratch; existing checkpoints are moved aside, not deleted')
+        if name == 'train': p.add_argument('--restart', action='store_true', help='train from scratch; existing checkpoints are moved aside, not deleted'); _add_preflight_arg(p)
         if name == 'evaluate':
             p.add_argument('--baseline', action='store_true', help='evaluate the base model alone (no adapter needed)'); p.set_defaults(fn=_cmd_evaluate)
     p = sub.add_parser('run', help='prepare -> train -> evaluate -> merge -> export, skipping stages that are up to date'); _add_config_args(p)
@@ -139,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--only', metavar='STAGE', help='run only this stage')
     p.add_argument('--overwrite', action='store_true', help='allow an output_dir that holds a run of another model or dataset (deletes what ft-pipeline wrote there)')
     p.add_argument('--restart', action='store_true', help='train from scratch; existing checkpoints are moved aside, not deleted')
+    _add_preflight_arg(p)
     p.set_defaults(fn=_cmd_run)
     p = sub.add_parser('infer', help='chat with the fine-tuned model of a run')
     p.add_argument('output_dir', help="a run's output_dir"); p.add_argument('prompt', nargs='?', help='one user message')

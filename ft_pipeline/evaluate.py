@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 # %% auto #0
 __all__ = ['log', 'EvalError', 'score_rows', 'rows_perplexity', 'length_bucket', 'ppl_table', 'MetricStats', 'parse_json',
            'task_metrics', 'load_metric_fn', 'paired_bootstrap', 'check_contamination', 'EvalReport', 'compare',
-           'eval_scope', 'evaluate']
+           'compare_perplexity', 'eval_scope', 'evaluate']
 
 # %% ../nbs/05_evaluate.ipynb #c006
 class EvalError(FtError):
@@ -153,6 +153,8 @@ def paired_bootstrap(base: MetricStats, tuned: MetricStats, n_boot: int = 1000, 
     rng = np.random.default_rng(seed)
     d = np.array([tuned.score(idx) - base.score(idx) for idx in (rng.integers(0, n, n) for _ in range(n_boot))])
     d = d[np.isfinite(d)]
+    if not len(d): raise EvalError(f"{base.name}: no resample of the {n} samples has a finite score (a perplexity over no tokens is undefined); "
+                                   "leave this metric out of the comparison")
     lo, hi = (float(x) for x in np.percentile(d, [2.5, 97.5]))
     better, worse = (lo > 0, hi < 0) if tuned.higher_is_better else (hi < 0, lo > 0)
     return dict(base=base.score(), tuned=tuned.score(), delta=tuned.score() - base.score(), ci_low=lo, ci_high=hi,
@@ -204,6 +206,11 @@ def compare(base: dict[str, MetricStats], tuned: dict[str, MetricStats], n_boot:
     "One row per metric: base, tuned, delta, 95% CI of the delta (paired bootstrap), verdict."
     rows = {k: paired_bootstrap(base[k], tuned[k], n_boot, seed) for k in base}
     return pd.DataFrame(rows).T.rename_axis('metric')
+
+def compare_perplexity(base: pd.DataFrame, tuned: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    "`compare` of the response, prompt and overall perplexity of the same scored rows; a kind with no tokens in them has none and is left out."
+    kinds = [k for k in ('response', 'prompt', 'overall') if base[f'{k}_n'].sum() > 0]  # raw text (pretrain) has no prompt tokens
+    return compare({k: _ppl_stats(base, k) for k in kinds}, {k: _ppl_stats(tuned, k) for k in kinds}, n_boot, seed)
 
 # %% ../nbs/05_evaluate.ipynb #c046
 def _model_identity(cfg: Config, out: Path, baseline: bool) -> dict:
@@ -291,7 +298,7 @@ def _report_data(cfg: Config, res: dict, test, ident: dict, baseline: bool) -> t
     d = {'created': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'), 'baseline_only': baseline, 'models': ident,
          'config_hash': cfg.section_hash(), 'evaluation_hash': cfg.section_hash('evaluation'),
          'perplexity': ppl, 'perplexity_by_source': json.loads(tabs['ppl_source'].to_json()), 'perplexity_by_length': json.loads(tabs['ppl_bucket'].to_json()),
-         'validation_rows': len(val[names[0]]), 'general_text_ppl': gen_ppl}
+         'validation_rows': len(val[names[0]]), 'prompt_tokens': int(val[names[0]].prompt_n.sum()), 'general_text_ppl': gen_ppl}
     stats = {}
     if test:
         stats = {n: task_metrics(r['preds'], test['refs'], [m[:-1] for m in test['messages']], custom, cname) for n, r in res.items()}
@@ -302,8 +309,7 @@ def _report_data(cfg: Config, res: dict, test, ident: dict, baseline: bool) -> t
         rise = gen_ppl['tuned'] / gen_ppl['base'] - 1
         d['forgetting'] = {'base_ppl': gen_ppl['base'], 'tuned_ppl': gen_ppl['tuned'], 'rise': rise, 'threshold': e.forgetting_threshold,
                            'flagged': bool(rise > e.forgetting_threshold)}
-        cmp_ppl = compare({k: _ppl_stats(val['base'], k) for k in ('response', 'prompt', 'overall')},
-                          {k: _ppl_stats(val['tuned'], k) for k in ('response', 'prompt', 'overall')}, e.bootstrap_samples, e.seed)
+        cmp_ppl = compare_perplexity(val['base'], val['tuned'], e.bootstrap_samples, e.seed)
         tabs['ppl_cmp'] = cmp_ppl; d['perplexity_comparison'] = json.loads(cmp_ppl.to_json(orient='index'))
         if test:
             tabs['task_cmp'] = compare(stats['base'], stats['tuned'], e.bootstrap_samples, e.seed)
@@ -327,6 +333,9 @@ def eval_scope(d: dict) -> str:
     ppl = f"perplexity on {d['validation_rows']} validation rows and on general English text"
     if d.get('task_metrics') is not None:
         return f"Evaluated: task metrics on {d['test_samples']} test prompts (greedy generations scored against the references) and {ppl}."
+    if d.get('prompt_tokens') == 0:  # raw text: every token is scored, nothing is a prompt to answer
+        return (f"Evaluated: {ppl} only. Raw text has no prompts and reference answers, so no task metrics: perplexity measures "
+                "continued pre-training. Task metrics need instruction or chat data with a test set (data.test_split or data.test_file).")
     return (f"Evaluated: {ppl} only. There is no test set, so no task metrics (exact match, ROUGE-L, BLEU, chrF, JSON validity of "
             "generated answers). To get them, hold out a test set with `--set data.test_split=0.1` or give one with "
             "`--set data.test_file=FILE` and rerun `ft-pipeline run CONFIG` with a new `--set output_dir=...` (or with `--restart` in "

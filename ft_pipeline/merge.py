@@ -206,8 +206,9 @@ def _verify_setup(n_params: int, device: str) -> tuple[str, torch.dtype]:
 
 # %% ../nbs/06_merge.ipynb #c028
 def _chat_template(cfg: Config, tok) -> str | None:
-    "The chat template training used: the `data.chat_template` override (named or Jinja) or else the tokenizer's own."
+    "The chat template training used: the `data.chat_template` override (named or Jinja), else the tokenizer's own, else None (raw text)."
     from ft_pipeline.templates import get_template
+    if not cfg.data.chat_template and not getattr(tok, 'chat_template', None): return None  # prepare renders conversations only with one
     return get_template(tok, cfg.data.chat_template)
 
 def _tolerance(tol: dict[str, float], dtypes: list[str]) -> float | None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from accelerate import PartialState
 from .config import Config, FtError, load_config, redact, save_config
 from .core import MemoryMonitor, resolve_device
+from .preflight import preflight
 from .figures import figure_md, inline_images, write_figures
 from .rundir import (MANIFEST, DiskFullError, check_run_dir, claim, disk_full, lock_run_dir, move_aside, newest_file,
                                 remove_claimed, remove_orphans)
@@ -211,6 +212,7 @@ def run(config: str | Path | Config, # YAML path or a loaded Config
         from_stage: str | None = None, # rerun this stage and every one after it
         overwrite: bool = False, # allow an output_dir holding another experiment (deletes what the pipeline wrote there)
         restart: bool = False, # train from scratch, moving existing checkpoints aside
+        preflight_checks: bool = True, # check in seconds, before loading weights, that the stages can finish (`--no-preflight`: False)
        ) -> RunResult:
     "Run the pipeline stages in order, skipping completed stages whose inputs did not change."
     cfg = config if isinstance(config, Config) else load_config(config, overrides)
@@ -227,17 +229,18 @@ def run(config: str | Path | Config, # YAML path or a loaded Config
         if ps.is_main_process: _open_run_dir(cfg, overwrite)
         ps.wait_for_everyone()
         forced = set(todo[todo.index('train'):]) if restart else set(todo) if (only or from_stage) else set()
-        try: return _run_stages(cfg, todo, forced, restart, ps)
+        try: return _run_stages(cfg, todo, forced, restart, ps, preflight_checks)
         except OSError as e:  # the stage markers, figures and summary: a full disk there is no bug either
             if not disk_full(e, cfg.output_dir): raise
             raise _disk_full(Path(cfg.output_dir), "the run's stage markers and summary") from None
 
-def _run_stages(cfg: Config, todo: list[str], forced: set, restart: bool, ps) -> RunResult:
-    "Check the stages `todo` reads from are current, then run each of `todo` that is stale or `forced`."
+def _run_stages(cfg: Config, todo: list[str], forced: set, restart: bool, ps, preflight_checks: bool = True) -> RunResult:
+    "Check the stages `todo` reads from are current and (`preflight_checks`) can finish, then run each of `todo` that is stale or `forced`."
     out, fp = Path(cfg.output_dir), _prepare_inputs(cfg)
     hs, ins = stage_hashes(cfg, fp), {s: stage_inputs(cfg, s, fp) for s in STAGES}
     res, fns = RunResult(out), _stage_fns()
     todo = prerequisites(todo, out, hs, single_process=ps.num_processes == 1) + todo
+    if preflight_checks: preflight(cfg, [s for s in todo if s in forced or _why_not_current(read_marker(out, s), hs[s], out)])
     for s in todo:
         m = read_marker(out, s)
         why = _why_not_current(m, hs[s], out)
