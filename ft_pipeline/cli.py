@@ -32,6 +32,7 @@ _KNOWN_BAD = [ # (package, predicate on its version tuple, what goes wrong)
     ('execnb', lambda v: v >= (0, 2, 0), 'execnb >= 0.2 breaks nbdev 2 (execnb.nbio removed); pin execnb<0.2'),
 ]
 
+# %% ../nbs/09_cli.ipynb #lc0e716
 def doctor_report(cfg: Config | None = None) -> dict:
     "Facts about this machine and install that decide whether and how a run works."
     import psutil, torch
@@ -83,6 +84,7 @@ def _cmd_doctor(a):
     cfg = load_config(a.config, a.overrides) if a.config else None
     print(yaml.safe_dump(doctor_report(cfg), sort_keys=False, width=200), end='')
 
+# %% ../nbs/09_cli.ipynb #lfe2fc0
 def _show(res):
     "Print a stage result the way a notebook shows it (its markdown)."
     md = getattr(res, '_repr_markdown_', None)
@@ -117,6 +119,7 @@ def _cmd_infer(a):
     if not a.prompt: raise FtError('give a prompt, or --interactive for a chat session')
     chat.reply([{'role': 'user', 'content': a.prompt}], on_text=lambda s: print(s, end='', flush=True), **kw); print()
 
+# %% ../nbs/09_cli.ipynb #l1bbae8
 def build_parser() -> argparse.ArgumentParser:
     "The `ft-pipeline` argument parser."
     ap = argparse.ArgumentParser(prog='ft-pipeline', description='Fine-tune an LLM with LoRA/QLoRA, evaluate it against its base, merge, export to GGUF.')
@@ -153,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=_cmd_infer)
     return ap
 
+# %% ../nbs/09_cli.ipynb #l13c8d2
 def main(argv: list[str] | None = None) -> int:
     "Run `ft-pipeline` with `argv`; returns the exit code (0 ok, 2 bad input, 1 internal failure). Nothing it prints holds a secret."
     streams = sys.stdout, sys.stderr

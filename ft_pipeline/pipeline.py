@@ -170,6 +170,7 @@ class RunResult:
     summary: str = ''
     def _repr_markdown_(self): return inline_images(self.summary, self.out)  # the figures shown, not linked
 
+# %% ../nbs/08_pipeline.ipynb #le7117f
 def _inputs(cfg: Config, config) -> list:
     "The run's local input paths (data files, a local model, the config file unless it is the run's own config.yaml)."
     d, out = cfg.data, Path(cfg.output_dir).expanduser().resolve()
@@ -206,6 +207,7 @@ def _call_stage(fn, cfg: Config, stage: str):
         if not disk_full(e, cfg.output_dir): raise
         raise _disk_full(Path(cfg.output_dir), f'{stage} stage') from None
 
+# %% ../nbs/08_pipeline.ipynb #la946d3
 def run(config: str | Path | Config, # YAML path or a loaded Config
         overrides: list[str] | dict | None = None, # `--set` style overrides
         only: str | None = None, # run just this stage (the stages before it must be done and current)
@@ -234,6 +236,7 @@ def run(config: str | Path | Config, # YAML path or a loaded Config
             if not disk_full(e, cfg.output_dir): raise
             raise _disk_full(Path(cfg.output_dir), "the run's stage markers and summary") from None
 
+# %% ../nbs/08_pipeline.ipynb #l019d23
 def _run_stages(cfg: Config, todo: list[str], forced: set, restart: bool, ps, preflight_checks: bool = True) -> RunResult:
     "Check the stages `todo` reads from are current and (`preflight_checks`) can finish, then run each of `todo` that is stale or `forced`."
     out, fp = Path(cfg.output_dir), _prepare_inputs(cfg)
@@ -289,6 +292,7 @@ def _eval_lines(ev: dict | None) -> list[str]:
                     + ('**flagged**' if f['flagged'] else 'within') + f" (threshold {f['threshold']:.0%})."]
     return L + ['', 'Full report: reports/eval.md.', '']
 
+# %% ../nbs/08_pipeline.ipynb #l9e1c29
 def write_summary(cfg: Config) -> str:
     "Write `summary.md` in the run directory from the reports there; returns its text."
     out = Path(cfg.output_dir)

@@ -10,13 +10,6 @@ ROOT = Path(__file__).resolve().parents[1]
 MAX_LINES = 45
 _EXPORT = re.compile(r'^\s*#\|\s*export\s*$', re.M)
 
-# 08_pipeline and 09_cli are restructured by the lead (issue 14); each entry is a known gap there. Remove an entry when it is fixed
-# (test_lead_todo_is_current fails on one that no longer applies), and delete the set once it is empty.
-LEAD_TODO = {
-    ('08_pipeline', 'PipelineError'), ('08_pipeline', 'RunResult'), ('08_pipeline', 'write_summary'), ('09_cli', 'build_parser'),
-    ('08_pipeline', 'cell c014'), ('08_pipeline', 'cell c016'), ('09_cli', 'cell c007'), ('09_cli', 'cell c010'),
-}
-
 def _src(cell) -> str: return ''.join(cell['source'])
 
 def _is_export(cell) -> bool:
@@ -58,11 +51,7 @@ def test_problems_finds_what_a_reader_misses():
     assert problems(cells) == ['unshown', 'cell c9', 'long_one']
 
 def test_every_export_is_shown_and_short():
-    "Each public name used below its definition, each exported cell at most MAX_LINES lines (08_pipeline/09_cli gaps: LEAD_TODO)."
-    missing = sorted(_all_problems() - LEAD_TODO)
+    "Each public name used below its definition, each exported cell at most MAX_LINES lines."
+    missing = sorted(_all_problems())
     assert not missing, ('add an example or a test under each of these names, or split these cells with prose between '
                          f'(notebook, name or cell): {missing}')
-
-def test_lead_todo_is_current():
-    stale = sorted(LEAD_TODO - _all_problems())
-    assert not stale, f'fixed: remove these entries from LEAD_TODO in {Path(__file__).name}: {stale}'
