@@ -94,7 +94,7 @@ def _cmd_stage(a):
     from ft_pipeline.pipeline import run
     over = list(a.overrides)
     if getattr(a, 'resume', False): over.append('training.resume=auto')
-    res = run(a.config, over, only=a.command, restart=getattr(a, 'restart', False), preflight_checks=not getattr(a, 'no_preflight', False))
+    res = run(a.config, over, only=a.command, restart=getattr(a, 'restart', False), preflight_checks=not a.no_preflight)
     _show(res.results.get(a.command))
 
 def _cmd_evaluate(a):
@@ -135,9 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
                        ('evaluate', 'compare base and fine-tuned model (writes reports/eval.{json,md})'),
                        ('merge', 'fold the adapter into the base weights and verify (writes merged/, reports/merge.json)'),
                        ('export', 'write and verify GGUF files, Ollama Modelfile and model card (writes gguf/, model_card.md)')):
-        p = sub.add_parser(name, help=desc); _add_config_args(p); p.set_defaults(fn=_cmd_stage)
+        p = sub.add_parser(name, help=desc); _add_config_args(p); _add_preflight_arg(p); p.set_defaults(fn=_cmd_stage)
         if name == 'train': p.add_argument('--resume', action='store_true', help='continue from the newest valid checkpoint (the default, training.resume=auto)')
-        if name == 'train': p.add_argument('--restart', action='store_true', help='train from scratch; existing checkpoints are moved aside, not deleted'); _add_preflight_arg(p)
+        if name == 'train': p.add_argument('--restart', action='store_true', help='train from scratch; existing checkpoints are moved aside, not deleted')
         if name == 'evaluate':
             p.add_argument('--baseline', action='store_true', help='evaluate the base model alone (no adapter needed)'); p.set_defaults(fn=_cmd_evaluate)
     p = sub.add_parser('run', help='prepare -> train -> evaluate -> merge -> export, skipping stages that are up to date'); _add_config_args(p)

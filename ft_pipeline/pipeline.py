@@ -5,7 +5,7 @@
 # %% ../nbs/08_pipeline.ipynb #c003
 from __future__ import annotations
 import hashlib, json, logging, os, re, shutil, time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -199,13 +199,18 @@ def _disk_full(out: Path, where: str) -> DiskFullError:
                          (f'; checkpoint step {int(ck.name[5:])} is intact' if ck else '; no checkpoint was lost') +
                          f'; free space ({shutil.disk_usage(out).free / 2**20:.0f} MiB free on that disk now) and rerun')
 
-def _call_stage(fn, cfg: Config, stage: str):
-    "`fn(cfg)`; a full disk, whatever raised it, becomes a `DiskFullError` saying what was being written and what is intact."
-    try: return fn(cfg)
+@contextmanager
+def _full_disk_is_exit_2(out: Path, where: str):
+    "A full disk in `out` inside the block, whatever raised it, becomes `_disk_full`'s `DiskFullError`."
+    try: yield
     except FtError: raise
     except Exception as e:
-        if not disk_full(e, cfg.output_dir): raise
-        raise _disk_full(Path(cfg.output_dir), f'{stage} stage') from None
+        if not disk_full(e, out): raise
+        raise _disk_full(out, where) from None
+
+def _call_stage(fn, cfg: Config, stage: str):
+    "`fn(cfg)`, a full disk reported as the stage's."
+    with _full_disk_is_exit_2(Path(cfg.output_dir), f'{stage} stage'): return fn(cfg)
 
 # %% ../nbs/08_pipeline.ipynb #la946d3
 def run(config: str | Path | Config, # YAML path or a loaded Config
@@ -231,10 +236,8 @@ def run(config: str | Path | Config, # YAML path or a loaded Config
         if ps.is_main_process: _open_run_dir(cfg, overwrite)
         ps.wait_for_everyone()
         forced = set(todo[todo.index('train'):]) if restart else set(todo) if (only or from_stage) else set()
-        try: return _run_stages(cfg, todo, forced, restart, ps, preflight_checks)
-        except OSError as e:  # the stage markers, figures and summary: a full disk there is no bug either
-            if not disk_full(e, cfg.output_dir): raise
-            raise _disk_full(Path(cfg.output_dir), "the run's stage markers and summary") from None
+        with _full_disk_is_exit_2(Path(cfg.output_dir), "the run's stage markers and summary"):  # no bug there either
+            return _run_stages(cfg, todo, forced, restart, ps, preflight_checks)
 
 # %% ../nbs/08_pipeline.ipynb #l019d23
 def _run_stages(cfg: Config, todo: list[str], forced: set, restart: bool, ps, preflight_checks: bool = True) -> RunResult:
@@ -243,10 +246,10 @@ def _run_stages(cfg: Config, todo: list[str], forced: set, restart: bool, ps, pr
     hs, ins = stage_hashes(cfg, fp), {s: stage_inputs(cfg, s, fp) for s in STAGES}
     res, fns = RunResult(out), _stage_fns()
     todo = prerequisites(todo, out, hs, single_process=ps.num_processes == 1) + todo
-    if preflight_checks: preflight(cfg, [s for s in todo if s in forced or _why_not_current(read_marker(out, s), hs[s], out)])
+    whys = {s: _why_not_current(read_marker(out, s), hs[s], out) for s in todo}  # None: done and current
+    if preflight_checks: preflight(cfg, [s for s in todo if s in forced or whys[s]])
     for s in todo:
-        m = read_marker(out, s)
-        why = _why_not_current(m, hs[s], out)
+        m, why = read_marker(out, s), whys[s]
         if s not in forced and why is None: log.info('%s: up to date, skipped', s); res.skipped.append(s); continue
         if why and why.startswith('finished, but'): log.warning('%s %s: running it again', s, why)
         if ps.is_main_process:

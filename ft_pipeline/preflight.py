@@ -124,7 +124,8 @@ def disk_needed(cfg: Config, stages: list[str], n_params: int, n_adapter: int, m
     if 'train' in stages: need['checkpoints and adapter'] = 16 * n_adapter * (cfg.training.keep_last + 1) + 4 * n_adapter
     if 'merge' in stages: need['merged model'] = n_params * merged_bytes
     if 'export' in stages:
-        types = list(cfg.export.types) + (['f16'] if any(t.endswith(('_k_m', '_k')) for t in cfg.export.types) and 'f16' not in cfg.export.types else [])
+        from ft_pipeline.gguf_writer import K_QUANTS  # llama.cpp makes them from an F16 file, written first
+        types = list(cfg.export.types) + (['f16'] if any(t in K_QUANTS for t in cfg.export.types) and 'f16' not in cfg.export.types else [])
         need['GGUF files'] = sum(n_params * _GGUF_BITS[t] / 8 for t in types)
     return need
 

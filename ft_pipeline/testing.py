@@ -18,9 +18,14 @@ from .model import load_tokenizer
 __all__ = ['TINY_RUN', 'tiny_model', 'tiny_run', 'inject_faults']
 
 # %% ../nbs/00c_testing.ipynb #t006
-def tiny_model(path: str | Path, arch: str = 'llama', seed: int = 0, **kw) -> Path:
-    "Save a tiny randomly initialised `arch` model (llama or qwen2) with the bundled tokenizer to `path`; `kw` overrides its config."
+def tiny_model(path: str | Path,
+               arch: str = 'llama', # a transformers model type: llama, qwen2, gpt_neox, ...
+               seed: int = 0,
+               chat_template: bool = True, # False: the tokenizer has none, as a base model's
+               **kw) -> Path:
+    "Save a tiny randomly initialised `arch` model with the bundled tokenizer to `path`; `kw` overrides its config."
     tok = load_tokenizer(ModelConfig())
+    if not chat_template: tok.chat_template = None
     c = dict(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
              max_position_embeddings=1024, pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
              tie_word_embeddings=True)

@@ -102,16 +102,10 @@ def test_readme_gpu_command_runs_as_written(scratch, tiny):
 
 # --- The matrix: formats x training modes x base models with and without a chat template -------------------------------------------
 
-def without_template(d: Path) -> Path:
-    "Remove the chat template from the tokenizer saved in `d`: a base model."
-    (d/'chat_template.jinja').unlink(missing_ok=True)
-    tc = json.loads((d/'tokenizer_config.json').read_text()); tc.pop('chat_template', None)
-    (d/'tokenizer_config.json').write_text(json.dumps(tc)); return d
-
 @pytest.fixture(scope='module')
 def bare(tmp_path_factory) -> Path:
     "A tiny random llama whose tokenizer has no chat template (a base model)."
-    return without_template(tiny_model(tmp_path_factory.mktemp('bare')/'model', seed=1))
+    return tiny_model(tmp_path_factory.mktemp('bare')/'model', seed=1, chat_template=False)
 
 def prose(n: int, seed: int = 0) -> str:
     "`n` varied English sentences: raw text for pre-training."
@@ -184,7 +178,7 @@ def test_preflight_refuses_in_seconds_with_every_reason(tmp_path, small_disk):
     """A base model the GGUF writer cannot write and that has no chat template, a max_length beyond its context, a micro-batch that cannot
     fit, a custom metric that does not import, a merge strategy for QLoRA on a LoRA run, a full disk: one exit 2, in seconds, naming all seven."""
     import time
-    neox = without_template(tiny_model(tmp_path/'neox', arch='gpt_neox'))
+    neox = tiny_model(tmp_path/'neox', arch='gpt_neox', chat_template=False)
     data = write_jsonl(tmp_path/'my.jsonl', alpaca_rows(20))
     t0 = time.perf_counter()
     r = ftp('run', 'configs/quickstart.yaml', '--set', f'model.name_or_path={neox}', '--set', f'data.train_file={data}', '--set', f'output_dir={small_disk/"run"}',
