@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psutil, torch
 import torch.nn.functional as F
-from accelerate import Accelerator
+from accelerate import Accelerator, DistributedDataParallelKwargs
 from datasets import concatenate_datasets
 from torch.utils.data import DataLoader
 from .checkpoints import latest_valid_checkpoint, list_checkpoints, prune_checkpoints, write_manifest
@@ -96,10 +96,9 @@ def step_grads(lm, batches: list[dict], acc: Accelerator | None = None, splits: 
     world = acc.num_processes if acc is not None else 1
     if world > 1: n_tot = int(acc.reduce(torch.tensor(n_tot, device=acc.device), 'sum'))
     dev = acc.device if acc is not None else torch.device('cpu')
-    total = torch.zeros((), dtype=torch.float64)
+    total, oom = torch.zeros((), dtype=torch.float64), False
     for b in pieces:
-        oom = False
-        with nullcontext() if world == 1 else acc.no_sync(lm):  # DDP: no collective inside a piece, so a process can fail alone
+        with nullcontext() if world == 1 else acc.no_sync(lm):  # DDP: no collective inside the pieces, so a process can fail alone
             try:
                 with mixed_precision(dev.type, precision): s, _ = lm(**{k: v.to(dev) for k, v in b.items()})
                 loss = s * (world / max(n_tot, 1))
@@ -109,10 +108,11 @@ def step_grads(lm, batches: list[dict], acc: Accelerator | None = None, splits: 
             except (MemoryError, torch.OutOfMemoryError):
                 if world == 1: raise
                 oom = True
-        if world > 1 and any_process(acc, oom):  # every process agrees: all redo the step in smaller pieces (`retry_on_oom`)
-            raise MemoryError(f'out of memory on {"this" if oom else "another"} process')
+        if oom: break  # outside the except: its traceback holds the piece's tensors
         total += s.detach().double().cpu()
-    if world > 1: _average_grads(lm, acc); total = acc.reduce(total.to(acc.device), 'sum').cpu()
+    if world > 1:  # once per step, whatever number of pieces each process ran
+        if any_process(acc, oom): raise MemoryError(f'out of memory on {"this" if oom else "another"} process')  # all retry (`retry_on_oom`)
+        _average_grads(lm, acc); total = acc.reduce(total.to(acc.device), 'sum').cpu()
     return float(total) / max(n_tot, 1), n_tot
 
 # %% ../nbs/04_train.ipynb #c016
@@ -350,7 +350,7 @@ class Run:
 def cleanup(run: Run):
     "Restore the signal handlers, close the logs, stop the memory monitor and write reports/memory.json (once)."
     if run.restore_signals is None: return
-    run.restore_signals(); run.restore_signals = None
+    run.restore_signals(leaving=bool(run.stop) and run.acc.num_processes > 1); run.restore_signals = None
     if run.mlog is not None: run.mlog.close()
     run.mon.stop()
     if run.dash is not None: run.dash.close()
@@ -359,7 +359,8 @@ def cleanup(run: Run):
 # %% ../nbs/04_train.ipynb #r017
 def _accelerator(device: str) -> Accelerator:
     "accelerate on `device` without mixed precision of its own (see `mixed_precision`), so every run asks for the same process-wide state."
-    try: acc = Accelerator(cpu=device == 'cpu', mixed_precision='no', step_scheduler_with_optimizer=False)
+    try: acc = Accelerator(cpu=device == 'cpu', mixed_precision='no', step_scheduler_with_optimizer=False,
+                           kwargs_handlers=[DistributedDataParallelKwargs(broadcast_buffers=False)])  # why: see above
     except ValueError as e: raise TrainError(f'training.device={device}: {e}') from None
     if acc.device.type != device:
         raise TrainError(f'training.device={device}, but accelerate already runs this process on {acc.device.type}: one process '
@@ -422,14 +423,16 @@ def _set_lr(run: Run):
     for g, lr in zip(run.opt.param_groups, run.sched.get_last_lr()): g['lr'] = lr * run.state.lr_scale
 
 def _signal_guard(flag: dict):
-    "Install SIGTERM/SIGINT handlers that set `flag['sig']`; returns a function restoring the previous handlers."
-    if threading.current_thread() is not threading.main_thread(): return lambda: None
+    "Install SIGTERM/SIGINT handlers that set `flag['sig']`; returns `restore(leaving=False)`, which puts the previous handlers back."
+    if threading.current_thread() is not threading.main_thread(): return lambda leaving=False: None
     old = {}
     def handler(signum, frame):
         flag['sig'] = signal.Signals(signum).name
         log.warning('%s received: finishing the current step, then saving a checkpoint', flag['sig'])
     for s in (signal.SIGTERM, signal.SIGINT): old[s] = signal.signal(s, handler)
-    return lambda: [signal.signal(s, h) for s, h in old.items()]
+    def restore(leaving: bool = False):  # leaving: the process exits next; a default SIGTERM would kill it on the way (see `cleanup`)
+        for s, h in old.items(): signal.signal(s, signal.SIG_IGN if leaving and s == signal.SIGTERM and h == signal.SIG_DFL else h)
+    return restore
 
 def _resume_or_start(run: Run):
     "Load the newest intact checkpoint (`training.resume: auto`) or start over; open the logs, signal handlers and dashboard."

@@ -497,3 +497,97 @@ def test_training_fault_recovers(stages, tmp_path, monkeypatch, capsys, fault):
         assert rc == 0 and 'rolled back to step-000002, learning rate x0.5' in msg, msg
     if fault == 'OOM': assert rc == 0 and 'split each micro-batch in 2' in msg and diff < 1e-5, (msg, diff)
     if fault == 'SIGTERM': assert diff == 0, diff  # bitwise the uninterrupted run's adapter
+
+# ---- item 5: faults agree across processes: 2 processes under torchrun (gloo on CPU), the fault on rank 1 only
+
+RANK = '''
+import os, signal, sys, time
+from pathlib import Path
+side, fault, rank = Path(sys.argv[1]), sys.argv[2], int(os.environ['RANK'])
+os.dup2(os.open(side/f'rank{rank}.err', os.O_WRONLY | os.O_CREAT | os.O_TRUNC), 2)  # each rank's own messages, in its own file
+import ft_pipeline.train as tr
+from ft_pipeline.cli import main
+from ft_pipeline.testing import inject_faults
+real = tr.train_step
+def sigterm_in_step_3(run, batches):
+    if run.state.step == 2: (side/'signalled').write_text(str(time.time())); os.kill(os.getpid(), signal.SIGTERM)
+    return real(run, batches)
+if rank == 1 and fault == 'SIGTERM': tr.train_step = sigterm_in_step_3
+with inject_faults(**{'OOM': {'oom': [1]}, 'NaN': {'nan': [3, 4]}}.get(fault, {}) if rank == 1 else {}): rc = main(sys.argv[3:])
+(side/f'rank{rank}.rc').write_text(str(rc))
+sys.exit(rc)
+'''
+
+def torchrun(out: Path, o: dict, fault: str = '') -> tuple[subprocess.CompletedProcess, list[int | None], list[str]]:
+    "`ft-pipeline train` in 2 processes with `fault` injected on rank 1: torchrun's result, each rank's exit code and stderr (kept in a "
+    "directory of its own next to `out`, one per launch)."
+    side = out.parent/f'{out.name}-ranks-{fault or "none"}-{len(list(out.parent.glob(out.name + "-ranks-*")))}'; side.mkdir()
+    r = subprocess.run([str(Path(sys.executable).parent/'torchrun'), '--standalone', '--nproc_per_node', '2', '--no-python', sys.executable,
+                        '-c', RANK, str(side), fault, 'train', CFG, *sets(o)], capture_output=True, text=True, timeout=600)
+    rcs = [int((side/f'rank{i}.rc').read_text()) if (side/f'rank{i}.rc').exists() else None for i in (0, 1)]
+    return r, rcs, [(side/f'rank{i}.err').read_text() for i in (0, 1)]
+
+@pytest.fixture(scope='module')
+def two_procs(tiny, tmp_path_factory):
+    "Prepared data (copied for each fault) and the uninterrupted 2-process run's adapter; 7 steps cross the end of the first epoch, where "
+    "rank 1 gets no micro-batch."
+    from safetensors.torch import load_file
+    base = tmp_path_factory.mktemp('two_procs')
+    o = over(tiny, base/'prepared', **{'training.max_steps': 7, 'lora.dropout': 0.0})
+    from ft_pipeline.cli import main
+    assert main(['run', CFG, *sets(o), '--only', 'prepare']) == 0
+    (base/'prepared'/'.ft-pipeline.lock').unlink(missing_ok=True)
+    ref = base/'ref'; shutil.copytree(base/'prepared', ref)
+    r, rcs, errs = torchrun(ref, {**o, 'output_dir': str(ref)})
+    assert r.returncode == 0 and rcs == [0, 0], (r.stderr[-3000:], errs[0][-3000:])
+    return base/'prepared', o, load_file(str(ref/RESULT['train']))
+
+def _two_proc_copy(two_procs, dest: Path) -> tuple[Path, dict, dict]:
+    prepared, o, ref = two_procs
+    shutil.copytree(prepared, dest)
+    return dest, {**o, 'output_dir': str(dest)}, ref
+
+def _max_diff(out: Path, ref: dict) -> float:
+    from safetensors.torch import load_file
+    a = load_file(str(out/RESULT['train']))
+    return max(float((a[k] - ref[k]).abs().max()) for k in ref)
+
+def test_two_processes_sigterm_to_one_rank_both_save_and_exit_130(two_procs, tmp_path):
+    from ft_pipeline.checkpoints import check_checkpoint
+    out, o, ref = _two_proc_copy(two_procs, tmp_path/'run')
+    r, rcs, errs = torchrun(out, o, 'SIGTERM')
+    side = out.parent/'run-ranks-SIGTERM-0'
+    took = max((side/f'rank{i}.rc').stat().st_mtime for i in (0, 1) if (side/f'rank{i}.rc').exists()) - float((side/'signalled').read_text())
+    last = [next((l for l in reversed(e.splitlines()) if l.startswith('stopped by')), e.strip()[-300:]) for e in errs]  # what each rank says
+    cks = sorted(p.name for p in (out/'checkpoints').iterdir())
+    r2, rcs2, errs2 = torchrun(out, o)  # rerun: resumes from the stop checkpoint and finishes
+    diff = _max_diff(out, ref) if rcs2 == [0, 0] else None
+    record('2 processes: SIGTERM to rank 1 during step 3, then rerun', rcs[1], f'both ranks exit {rcs} {took:.1f} s after the signal; rank 0: {last[0]}',
+           'checkpoints ' + ', '.join(cks), diff == 0, errs[0] + errs[1])
+    assert rcs == [130, 130], (rcs, r.stderr[-2000:], errs[0][-2000:], errs[1][-2000:])
+    assert last[1].startswith('stopped by SIGTERM after step 3; checkpoint saved'), errs[1][-2000:]
+    assert last[0].startswith('stopped by a stop signal to another process after step 3; checkpoint saved'), errs[0][-2000:]
+    assert took < 60, took
+    assert cks[-1] == 'step-000003' and check_checkpoint(out/'checkpoints'/'step-000003') is None, cks  # one stop checkpoint, complete
+    assert r2.returncode == 0 and rcs2 == [0, 0], (r2.stderr[-2000:], errs2[0][-2000:])
+    assert 'step-000003' in json.loads((out/'reports'/'train.json').read_text())['resumed_from']
+    assert diff == 0, diff  # bitwise the uninterrupted 2-process run's adapter
+
+@pytest.mark.parametrize('fault', ['OOM', 'NaN'])
+def test_two_processes_fault_on_one_rank_is_handled_by_both(two_procs, tmp_path, fault):
+    "Out of memory in rank 1's first forward: both ranks split and redo the step. NaN loss on rank 1 in steps 3 and 4: both skip, both roll back."
+    out, o, ref = _two_proc_copy(two_procs, tmp_path/'run')
+    if fault == 'NaN': o['training.nan_skip_limit'] = 2
+    r, rcs, errs = torchrun(out, o, fault)
+    iv = json.loads((out/'reports'/'train.json').read_text())['interventions'] if rcs == [0, 0] else []
+    msg = '; '.join(f"step {i['step']}: {i['reason']} -> {i['action']}" for i in iv)
+    want = {'OOM': 'split each micro-batch in 2', 'NaN': 'rolled back to step-000002, learning rate x0.5'}[fault]
+    diff = _max_diff(out, ref) if rcs == [0, 0] else None
+    record({'OOM': '2 processes: out of memory on rank 1 at step 1', 'NaN': '2 processes: NaN loss on rank 1 at steps 3 and 4 (nan_skip_limit 2)'}[fault],
+           r.returncode, msg or r.stderr, 'checkpoints ' + ', '.join(sorted(p.name for p in (out/'checkpoints').glob('step-*'))),
+           {'OOM': diff is not None and diff < 1e-5, 'NaN': None}[fault], errs[0] + errs[1])
+    assert r.returncode == 0 and rcs == [0, 0], (r.stderr[-2000:], errs[0][-2000:], errs[1][-2000:])
+    assert want in msg, msg
+    seen = {'OOM': 'split each micro-batch in 2', 'NaN': 'rolled back to step-000002'}[fault]
+    assert all(seen in e for e in errs), errs  # each rank took the same decision
+    if fault == 'OOM': assert diff < 1e-5, diff
