@@ -560,6 +560,7 @@ def test_two_processes_sigterm_to_one_rank_both_save_and_exit_130(two_procs, tmp
     took = max((side/f'rank{i}.rc').stat().st_mtime for i in (0, 1) if (side/f'rank{i}.rc').exists()) - float((side/'signalled').read_text())
     last = [next((l for l in reversed(e.splitlines()) if l.startswith('stopped by')), e.strip()[-300:]) for e in errs]  # what each rank says
     cks = sorted(p.name for p in (out/'checkpoints').iterdir())
+    complete = check_checkpoint(out/'checkpoints'/cks[-1])  # None: intact (read before the rerun prunes it)
     r2, rcs2, errs2 = torchrun(out, o)  # rerun: resumes from the stop checkpoint and finishes
     diff = _max_diff(out, ref) if rcs2 == [0, 0] else None
     record('2 processes: SIGTERM to rank 1 during step 3, then rerun', rcs[1], f'both ranks exit {rcs} {took:.1f} s after the signal; rank 0: {last[0]}',
@@ -568,7 +569,7 @@ def test_two_processes_sigterm_to_one_rank_both_save_and_exit_130(two_procs, tmp
     assert last[1].startswith('stopped by SIGTERM after step 3; checkpoint saved'), errs[1][-2000:]
     assert last[0].startswith('stopped by a stop signal to another process after step 3; checkpoint saved'), errs[0][-2000:]
     assert took < 60, took
-    assert cks[-1] == 'step-000003' and check_checkpoint(out/'checkpoints'/'step-000003') is None, cks  # one stop checkpoint, complete
+    assert cks[-1] == 'step-000003' and complete is None, (cks, complete)  # one stop checkpoint, complete
     assert r2.returncode == 0 and rcs2 == [0, 0], (r2.stderr[-2000:], errs2[0][-2000:])
     assert 'step-000003' in json.loads((out/'reports'/'train.json').read_text())['resumed_from']
     assert diff == 0, diff  # bitwise the uninterrupted 2-process run's adapter
