@@ -4,10 +4,11 @@
 
 # %% ../nbs/07a_gguf.ipynb #c003
 from __future__ import annotations
-import ctypes, functools, importlib.util, io, json, logging, os, re, tempfile, time, unicodedata
+import ctypes, functools, importlib.util, io, json, logging, math, os, re, tempfile, time, unicodedata
 from collections import Counter
 from contextlib import contextmanager, redirect_stderr
 from dataclasses import dataclass
+from typing import Callable
 from pathlib import Path
 
 import gguf, numpy as np, torch
@@ -360,18 +361,30 @@ def _convert(t: torch.Tensor, name: str, s: ArchSpec, c, qt: QT) -> np.ndarray:
     a = t.to(torch.float32).contiguous().numpy()
     return a if qt == QT.F32 else gguf.quants.quantize(a, qt)
 
+_VOCAB_MATRICES = ('token_embd.weight', 'output.weight')  # vocabulary x hidden: by far the largest tensors of a model
+_BLOCK_BYTES = 32 * 2**20                                  # of float32 source per block of a vocabulary matrix
+
+def _block_rows(plan: list[tuple]) -> Callable[[str, list[int]], int | None]:
+    "`read_safetensors`' block_rows for `plan`: the vocabulary matrices in blocks of rows, every other tensor whole."
+    vocab = {hf for hf, _, new, _, _ in plan if new in _VOCAB_MATRICES}
+    return lambda name, shape: max(1, _BLOCK_BYTES // (4 * math.prod(shape[1:]))) if name in vocab else None
+
 def _write_tensors(w: gguf.GGUFWriter, plan: list[tuple], s: ArchSpec, c) -> dict[str, float]:
-    "Read, convert and write the planned tensors one at a time, each shard read once in file order; seconds spent reading, converting, writing."
-    ph = Counter()
+    "Read, convert and write the planned tensors one at a time, each shard read once in file order, a vocabulary matrix block by block into its converted array; seconds spent reading, converting, writing."
+    ph, rows = Counter(), _block_rows(plan)
     for f in dict.fromkeys(p[1] for p in plan):
-        todo = [p for p in plan if p[1] == f]
-        tensors, t0 = read_safetensors(f), time.perf_counter()
-        for hf_name, t in tensors:                       # skipped tensors (rope caches, a tied head) are read and dropped
+        todo, got, t0 = [p for p in plan if p[1] == f], 0, time.perf_counter()
+        for hf_name, t in read_safetensors(f, rows):    # skipped tensors (rope caches, a tied head) are read and dropped
             if not todo or hf_name != todo[0][0]: t0 = time.perf_counter(); continue
-            _, _, new, shape, qt = todo.pop(0)
+            _, _, new, shape, qt = todo[0]
             t1 = time.perf_counter(); a = _convert(t, hf_name, s, c, qt); del t
-            t2 = time.perf_counter(); w.write_tensor_data(a); del a
-            ph['read'] += t1 - t0; ph['convert'] += t2 - t1; ph['write'] += time.perf_counter() - t2; t0 = time.perf_counter()
+            if rows(hf_name, shape) is None: out = a
+            else:                                        # a block of rows, into the whole converted matrix
+                if got == 0: out = np.empty((shape[0], *a.shape[1:]), a.dtype)
+                out[got:got + len(a)] = a; got += len(a)
+            del a; t2 = time.perf_counter(); ph['read'] += t1 - t0; ph['convert'] += t2 - t1
+            if got in (0, shape[0]): w.write_tensor_data(out); del out; todo.pop(0); got = 0
+            ph['write'] += time.perf_counter() - t2; t0 = time.perf_counter()
         if todo: raise ExportError(f"{f} changed while the GGUF was written: {todo[0][0]} is no longer where its header put it; export again")
     return ph
 

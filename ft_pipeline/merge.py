@@ -85,17 +85,26 @@ def safetensors_header(path: str | Path) -> dict[str, dict]:
     h.pop('__metadata__', None)
     return dict(sorted(h.items(), key=lambda kv: kv[1]['data_offsets'][0]))
 
-def read_safetensors(path: str | Path) -> Iterator[tuple[str, torch.Tensor]]:
-    "(name, tensor) of a safetensors file one at a time, in file order, read without memory-mapping the file."
+def _read(f, nbytes: int, dtype: torch.dtype, shape: list[int]) -> torch.Tensor:
+    "The next `nbytes` of the open file `f` as a tensor of `dtype` and `shape`."
+    buf = bytearray(nbytes); f.readinto(buf)
+    return (torch.frombuffer(buf, dtype=dtype) if buf else torch.empty(0, dtype=dtype)).reshape(shape)
+
+def read_safetensors(path: str | Path,
+                     block_rows: Callable[[str, list[int]], int | None] | None = None, # (name, shape) -> rows per block; None: whole
+                    ) -> Iterator[tuple[str, torch.Tensor]]:
+    "(name, tensor) of a safetensors file one at a time, in file order, read without memory-mapping the file; a tensor that `block_rows` gives a number comes as consecutive (name, block of that many rows)."
     header = safetensors_header(path)
     with open(path, 'rb') as f:
         n = int.from_bytes(f.read(8), 'little')  # the data starts after the 8-byte length and the header
         for name, info in header.items():
             if info['dtype'] not in _ST_DTYPES: raise MergeError(f"{path}: tensor {name} has dtype {info['dtype']}, which the merge cannot read")
-            start, end = info['data_offsets']; buf = bytearray(end - start)
-            f.seek(8 + n + start); f.readinto(buf)
-            t = torch.frombuffer(buf, dtype=_ST_DTYPES[info['dtype']]) if buf else torch.empty(0, dtype=_ST_DTYPES[info['dtype']])
-            yield name, t.reshape(info['shape'])
+            (start, end), shape, dt = info['data_offsets'], info['shape'], _ST_DTYPES[info['dtype']]
+            f.seek(8 + n + start)
+            k = block_rows(name, shape) if block_rows is not None and shape and shape[0] else None
+            if not k: yield name, _read(f, end - start, dt, shape); continue
+            row = (end - start) // shape[0]
+            for r in range(0, shape[0], k): yield name, _read(f, min(k, shape[0] - r) * row, dt, [min(k, shape[0] - r), *shape[1:]])
 
 # %% ../nbs/06_merge.ipynb #m007
 def _shards(model_dir: Path) -> list[str]:
