@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psutil, torch
 import torch.nn.functional as F
-from accelerate import Accelerator, DistributedDataParallelKwargs
+from accelerate import Accelerator, DistributedDataParallelKwargs, DistributedType
 from datasets import concatenate_datasets
 from torch.utils.data import DataLoader
 from .checkpoints import latest_valid_checkpoint, list_checkpoints, prune_checkpoints, write_manifest
@@ -31,10 +31,11 @@ from transformers import get_scheduler
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'TrainError', 'CausalLMLoss', 'mixed_precision', 'any_process', 'step_grads', 'plan_batches', 'epoch_loader',
-           'training_rows', 'make_optimizer', 'make_scheduler', 'warmup_for', 'TrainInterrupted', 'TrainState',
-           'evaluate_loss', 'MetricsLog', 'TrainReport', 'TrainDashboard', 'Run', 'cleanup', 'setup', 'next_batches',
-           'train_step', 'retry_on_oom', 'skip_nonfinite', 'maybe_evaluate_and_save', 'finish', 'train']
+__all__ = ['log', 'SHARDED', 'TrainError', 'CausalLMLoss', 'mixed_precision', 'any_process', 'step_grads', 'plan_batches',
+           'epoch_loader', 'training_rows', 'make_optimizer', 'make_scheduler', 'warmup_for', 'TrainInterrupted',
+           'TrainState', 'evaluate_loss', 'MetricsLog', 'TrainReport', 'TrainDashboard', 'Run', 'cleanup',
+           'check_data_parallel', 'setup', 'next_batches', 'train_step', 'retry_on_oom', 'skip_nonfinite',
+           'maybe_evaluate_and_save', 'finish', 'train']
 
 # %% ../nbs/04_train.ipynb #c006
 class TrainError(FtError):
@@ -356,12 +357,23 @@ def cleanup(run: Run):
     if run.dash is not None: run.dash.close()
     if run.acc.is_main_process: run.mon.save(run.out/'reports'/'memory.json')
 
+# %% ../nbs/04_train.ipynb #r016c
+SHARDED = (DistributedType.FSDP, DistributedType.DEEPSPEED, DistributedType.MEGATRON_LM)
+
+def check_data_parallel(kind: DistributedType):
+    "Refuse accelerate's sharded modes: the adapter is saved from rank 0's unwrapped module, which then holds only its shard."
+    if kind in SHARDED:
+        raise TrainError(f'accelerate is configured for {kind.value}, which shards the model; this pipeline trains data parallel only (DDP), '
+                         'and the adapter it saves would hold one rank\'s shard. Run `accelerate config` and choose plain multi-GPU (or '
+                         'multi-CPU), or launch with torchrun.')
+
 # %% ../nbs/04_train.ipynb #r017
 def _accelerator(device: str) -> Accelerator:
     "accelerate on `device` without mixed precision of its own (see `mixed_precision`), so every run asks for the same process-wide state."
     try: acc = Accelerator(cpu=device == 'cpu', mixed_precision='no', step_scheduler_with_optimizer=False,
                            kwargs_handlers=[DistributedDataParallelKwargs(broadcast_buffers=False)])  # why: see above
     except ValueError as e: raise TrainError(f'training.device={device}: {e}') from None
+    check_data_parallel(acc.distributed_type)
     if acc.device.type != device:
         raise TrainError(f'training.device={device}, but accelerate already runs this process on {acc.device.type}: one process '
                          'trains on one device; start a new process (or notebook kernel) for another.')
