@@ -103,7 +103,7 @@ def _train(m, tok, steps: int, seq: int = 64, bs: int = 8):
         m(input_ids=x, labels=x).loss.backward(); opt.step(); opt.zero_grad()
     return m.eval()
 
-def tiny_model(row: str, d: Path, steps: int = 40) -> Path:
+def tiny_model(row: str, d: Path, steps: int = 80) -> Path:
     "Build the tiny model of matrix `row` in `d` (random, then `steps` training steps), saved as the merge stage saves `merged/`."
     import transformers
     from transformers import AutoModelForCausalLM
@@ -117,7 +117,7 @@ def tiny_model(row: str, d: Path, steps: int = 40) -> Path:
     _train(m, tok, steps).save_pretrained(d)
     return d
 
-def run_row(row: str, tmp: Path, min_top1: dict, llama_cpp: bool = True, steps: int = 40) -> dict:
+def run_row(row: str, tmp: Path, min_top1: dict, llama_cpp: bool = True, steps: int = 80) -> dict:
     "Write matrix `row` as F16 and Q8_0 and verify each against the merged model; the table row with timings."
     from ft_pipeline import gguf_verify as gv, gguf_writer as gw
     t0 = time.perf_counter()
