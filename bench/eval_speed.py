@@ -2,7 +2,7 @@
 the same prepared and trained quickstart run directory, each in a fresh process; predictions compared prompt by prompt, reported numbers
 compared metric by metric.
 Run (one command, under the heavy lock; it prepares and trains the quickstart run first when --run has no adapter, ~5 min):
-    flock /work/heavy.lock python bench/eval_speed.py [--run DIR] [--before COMMIT] [--also NAME:section.key=value,...]
+    flock /work/heavy.lock python bench/eval_speed.py [--run DIR] [--before COMMIT] [--at NAME=COMMIT] [--also NAME:section.key=value,...]
 -> bench/results/eval_speed.json (machine, date, per variant: process and stage seconds, where the time went, agreement with --before)"""
 import argparse, datetime, json, os, platform, subprocess, sys, tempfile, time
 from pathlib import Path
@@ -84,14 +84,18 @@ if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--run', default='/tmp/ft_eval_speed/quickstart', help='quickstart run directory (prepared and trained here if it has no adapter)')
     ap.add_argument('--before', default=BEFORE, help="commit whose evaluate is today's")
+    ap.add_argument('--at', action='append', default=[], help='extra variant: the evaluate of another commit, NAME=COMMIT')
     ap.add_argument('--also', action='append', default=[], help='extra variant of this checkout: NAME:section.key=value,...')
     ap.add_argument('--out', default=str(ROOT/'bench'/'results'/'eval_speed.json'))
     a = ap.parse_args()
     run = Path(a.run).resolve(); train = ensure_run(run)
     work = Path(tempfile.mkdtemp(prefix='eval_speed_'))
-    before = work/'before_tree'; before.mkdir()
-    subprocess.run(f'git -C {ROOT} archive {a.before} ft_pipeline configs | tar -x -C {before}', shell=True, check=True)
-    variants = [('before', before, {}), ('now', ROOT, {})]
+    def tree(name: str, commit: str) -> Path:
+        t = work/f'{name}_tree'; t.mkdir()
+        subprocess.run(f'git -C {ROOT} archive {commit} ft_pipeline configs | tar -x -C {t}', shell=True, check=True)
+        return t
+    ats = [spec.partition('=')[::2] for spec in a.at]
+    variants = [('before', tree('before', a.before), {}), *[(n, tree(n, c), {}) for n, c in ats], ('now', ROOT, {})]
     for spec in a.also:
         name, _, kv = spec.partition(':')
         variants.append((name, ROOT, {k: json.loads(v) if v[:1].isdigit() or v in ('true', 'false') else v
@@ -101,6 +105,7 @@ if __name__ == '__main__':
     out = {'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'), 'machine': machine(),
            'command': 'flock /work/heavy.lock python bench/eval_speed.py ' + ' '.join(sys.argv[1:]), 'run': str(run), 'run_setup': train,
            'before_commit': sh('git', '-C', str(ROOT), 'rev-parse', a.before),
+           'other_commits': {n: sh('git', '-C', str(ROOT), 'rev-parse', c) for n, c in ats},
            'now_commit': sh('git', '-C', str(ROOT), 'rev-parse', 'HEAD') + (' (uncommitted changes)' if sh('git', '-C', str(ROOT), 'status', '--porcelain', '--', 'ft_pipeline') else ''),
            'variants': {n: {**summary(r), 'speedup_vs_before': round(b['evaluate_s'] / r['evaluate_s'], 2),
                             'process_speedup_vs_before': round(b['process_s'] / r['process_s'], 2),

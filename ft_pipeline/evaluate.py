@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import numpy as np, pandas as pd
+import numpy as np, pandas as pd, torch
 from rouge_score import rouge_scorer
 from sacrebleu.metrics import BLEU, CHRF
 from sacrebleu.metrics.helpers import extract_all_char_ngrams
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 # %% auto #0
 __all__ = ['log', 'EvalError', 'score_rows', 'rows_perplexity', 'length_bucket', 'ppl_table', 'MetricStats', 'parse_json',
            'task_metrics', 'load_metric_fn', 'paired_bootstrap', 'check_contamination', 'EvalReport', 'compare',
-           'compare_perplexity', 'eval_scope', 'evaluate']
+           'compare_perplexity', 'tuned_pass', 'eval_scope', 'evaluate']
 
 # %% ../nbs/05_evaluate.ipynb #c006
 class EvalError(FtError):
@@ -225,7 +225,7 @@ def _model_identity(cfg: Config, out: Path, baseline: bool) -> dict:
     return ident
 
 def _load_systems(cfg: Config, out: Path, baseline: bool):
-    "The model, tokenizer and a {name: context manager} of the systems to evaluate (base: adapter disabled)."
+    "The model, tokenizer and a {name: context manager} of the systems to evaluate (base: adapter disabled; tuned: `tuned_pass`)."
     from ft_pipeline.quant import load_base
     device = resolve_device(cfg.training.device)
     model, tok = load_base(cfg.model, cfg.quantization, device, resolve_precision(device, cfg.training.precision))
@@ -236,7 +236,19 @@ def _load_systems(cfg: Config, out: Path, baseline: bool):
                         f"or `ft-pipeline evaluate CONFIG --baseline` to evaluate the base model alone.")
     from peft import PeftModel
     model = PeftModel.from_pretrained(model, ad).eval()
-    return model, tok, {'base': model.disable_adapter, 'tuned': contextlib.nullcontext}
+    return model, tok, {'base': model.disable_adapter, 'tuned': tuned_pass(model, cfg.quantization.load_in_4bit)}
+
+# %% ../nbs/05_evaluate.ipynb #tp002
+def tuned_pass(model, # a PeftModel with its LoRA adapter
+               quantized: bool) -> Callable[[], contextlib.AbstractContextManager]:
+    "The context of the tuned system's pass: the adapter folded into unquantized float32 weights while inside, else left unmerged."
+    if quantized or model.get_base_model().dtype != torch.float32: return contextlib.nullcontext
+    @contextlib.contextmanager
+    def merged():
+        model.merge_adapter()
+        try: yield
+        finally: model.unmerge_adapter()
+    return merged
 
 # %% ../nbs/05_evaluate.ipynb #c047
 def _load_split(out: Path, split: str):

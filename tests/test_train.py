@@ -97,7 +97,7 @@ def test_two_process_ddp_matches_single_process(tiny, tmp_path):
     over = _over(tiny, **{'training.max_steps': 6, 'lora.dropout': 0.0})
     p = _start(single, {**over, 'training.gradient_accumulation_steps': 4}); _, err = p.communicate(); assert p.returncode == 0, err
     torchrun = Path(PY).parent/'torchrun'
-    r = subprocess.run([str(torchrun), '--nproc_per_node', '2', '--no-python', PY, '-c', WORKER, str(multi),
+    r = subprocess.run([str(torchrun), '--standalone', '--nproc_per_node', '2', '--no-python', PY, '-c', WORKER, str(multi),
                         json.dumps({**over, 'training.gradient_accumulation_steps': 2})], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     a, b = _adapter(single), _adapter(multi)
