@@ -7,9 +7,10 @@ test prompts against the forgetting check's perplexity rise, one point per train
 Each point is configs/quickstart.yaml with the overrides below, run as a user would (`ft-pipeline prepare`, `train`, `evaluate`, each its
 own process) in its own output directory. Results are merged into bench/results/forgetting_curve.json point by point (each with its
 date, commit and machine), so points measured in separate runs sit side by side; nbs/05_evaluate.ipynb plots them."""
-import argparse, json, os, platform, subprocess, sys, time
+import argparse, json, subprocess, sys, time
 from datetime import datetime, timezone
 from pathlib import Path
+from machine import describe
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT/'bench'/'results'/'forgetting_work'
@@ -21,11 +22,6 @@ POINTS = {  # name: overrides of configs/quickstart.yaml (dropout 0: the 1.23x f
     'd0_attn_lr1e-3': {'lora.dropout': 0.0, 'lora.target_modules': '[q_proj,k_proj,v_proj,o_proj]'},  # no MLP adapters
     'd0_attn_lr5e-4': {'lora.dropout': 0.0, 'lora.target_modules': '[q_proj,k_proj,v_proj,o_proj]', 'training.learning_rate': 5e-4},
 }
-
-def machine() -> str:
-    import psutil
-    cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), platform.machine())
-    return f'{cpu}, {os.cpu_count()} cores, {psutil.virtual_memory().total/2**30:.0f} GiB'
 
 def run_point(name: str, over: dict) -> dict:
     "prepare, train and evaluate one point in its own directory; the stages' own reports give the numbers."
@@ -39,7 +35,7 @@ def run_point(name: str, over: dict) -> dict:
         secs[stage] = round(time.perf_counter() - t, 1)
     ev, tr = (json.loads((out/'reports'/f).read_text()) for f in ('eval.json', 'train.json'))
     commit = subprocess.run(['git', '-C', str(ROOT), 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True).stdout.strip()
-    return {'overrides': over, 'date': datetime.now(timezone.utc).isoformat(timespec='minutes'), 'commit': commit, 'machine': machine(),
+    return {'overrides': over, 'date': datetime.now(timezone.utc).isoformat(timespec='minutes'), 'commit': commit, 'machine': describe(),
             'exact_match': ev['task_metrics']['tuned']['exact_match'], 'base_exact_match': ev['task_metrics']['base']['exact_match'],
             'json_field_acc': ev['task_metrics']['tuned']['json_field_acc'], 'forgetting_rise': ev['forgetting']['rise'],
             'general_ppl': ev['general_text_ppl'], 'best_eval_loss': tr['best_eval_loss'], 'train_steps': tr['steps'],

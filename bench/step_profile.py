@@ -9,9 +9,10 @@ the training recipe's `setup`, `next_batches` and `train_step` (nothing of the l
 its operators are summed by kind (matmul, attention, the loss, elementwise, optimizer, other). fp32 only: bf16 autocast is a lever
 only on CPUs with native bf16 matmuls (AMX); `bench/vs_trl.py` measures it (its matmul_peak says whether this CPU has them).
 Results: bench/results/step_profile.json (machine and date)."""
-import json, os, platform, subprocess, sys, time
+import json, subprocess, sys, time
 from datetime import datetime, timezone
 from pathlib import Path
+from machine import describe
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT/'bench'/'results'/'step_profile.json'
@@ -72,11 +73,10 @@ def main():
         if r.returncode: print(r.stderr[-3000:]); raise SystemExit('point failed')
         rows.append(json.loads([l for l in r.stdout.splitlines() if l.startswith('RESULT ')][-1][7:]))
         print({k: v for k, v in rows[-1].items() if k != 'profile'}, flush=True)
-    import psutil, torch
-    cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), platform.machine())
+    import torch
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps({'date': datetime.now(timezone.utc).isoformat(timespec='minutes'), 'torch': torch.__version__,
-                               'machine': f'{cpu}, {os.cpu_count()} cores, {psutil.virtual_memory().total/2**30:.0f} GiB',
+                               'machine': describe(),
                                'command': 'python bench/step_profile.py', 'effective_batch_rows': EFFECTIVE, 'points': rows}, indent=1))
     base = rows[0]['tokens_per_s']
     print('| precision | micro-batch x accumulation | LoRA dropout | tokens/s | vs the quickstart | pad | peak RSS MiB |\n|---|---|---|---|---|---|---|')
