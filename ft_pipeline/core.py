@@ -195,8 +195,9 @@ def token_nll(model, batch: dict) -> dict[str, torch.Tensor]:
     "Per-row sums of next-token NLL (float32 log-softmax) and token counts over response, prompt and all real tokens of a right-padded `batch`."
     dev = model.get_input_embeddings().weight.device
     ids, am, labels = (batch[k].to(dev) for k in ('input_ids', 'attention_mask', 'labels'))
-    logits = model(input_ids=ids, attention_mask=am).logits[:, :-1].float()
-    nll = F.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction='none')   # [bs, T-1]: target t+1 predicted at t
+    logits = model(input_ids=ids, attention_mask=am).logits.float()
+    tgt = F.pad(ids[:, 1:], (0, 1), value=-100)   # position t predicts token t+1; the last predicts nothing
+    nll = F.cross_entropy(logits.flatten(0, 1), tgt.flatten(), reduction='none').view(ids.shape)[:, :-1]
     real = am[:, 1:].bool() & am[:, :-1].bool()
     resp = real & (labels[:, 1:] != -100)
     out = {}

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07a_gguf.ipynb #c003
 from __future__ import annotations
-import ctypes, functools, importlib.util, io, json, logging, math, os, re, tempfile, time, unicodedata
+import ctypes, functools, importlib.util, io, json, logging, math, os, re, struct, tempfile, time, unicodedata
 from collections import Counter
 from contextlib import contextmanager, redirect_stderr
 from dataclasses import dataclass
@@ -24,7 +24,8 @@ __all__ = ['log', 'ARCHS', 'FILE_TYPES', 'K_QUANTS', 'LLAMA_CPP_INSTALL', 'Expor
            'arch_spec', 'map_tensor_name', 'permute_rope', 'to_gguf_layout', 'gguf_shape', 'tensor_qtype',
            'tensor_nbytes', 'rope_freqs', 'add_hparams', 'tokenizer_json', 'spm_space_prefix', 'tokenizer_kind',
            'bpe_pre_type', 'vocab_tokens', 'spm_vocab', 'adds_special', 'load_tokenizer_dir', 'add_tokenizer',
-           'GGUFFile', 'plan_tensors', 'write_gguf', 'read_gguf', 'has_llama_cpp', 'quantize_gguf', 'check_exportable']
+           'GGUFFile', 'plan_tensors', 'write_gguf', 'GGUFTensor', 'open_gguf', 'read_gguf', 'has_llama_cpp',
+           'quantize_gguf', 'check_exportable']
 
 # %% ../nbs/07a_gguf.ipynb #c008
 class ExportError(FtError):
@@ -423,15 +424,74 @@ def write_gguf(model_dir: str | Path, # merged HF model directory (safetensors +
     phases = {k: round(v, 2) for k, v in dict(metadata=t_meta, **ph).items()}
     return GGUFFile(str(out_path), ftype, out_path.stat().st_size, round(time.perf_counter() - t0, 2), _mib(mem.peak_rss), _mib(start), dict(types), phases)
 
+# %% ../nbs/07a_gguf.ipynb #g001
+_SCALAR = {0: 'B', 1: 'b', 2: 'H', 3: 'h', 4: 'I', 5: 'i', 6: 'f', 7: '?', 10: 'Q', 11: 'q', 12: 'd'}   # GGUF value type -> struct code
+_NP_TYPES = {QT.F32: np.float32, QT.F16: np.float16, QT.F64: np.float64, QT.I8: np.int8, QT.I16: np.int16, QT.I32: np.int32, QT.I64: np.int64}
+
+@dataclass
+class GGUFTensor:
+    "One tensor of a GGUF: name, GGML type, dimensions fastest-first (as the file lists them), data memory-mapped and shaped as `gguf.GGUFReader` shapes it."
+    name: str; tensor_type: QT; shape: tuple[int, ...]; data: np.ndarray
+
+# %% ../nbs/07a_gguf.ipynb #g001b
+def _gguf_header(mm: np.memmap) -> tuple[dict, list[tuple], int]:
+    "The keys, the tensor records (name, dimensions, type, offset) and the byte where tensor data starts, of the GGUF mapped in `mm`."
+    buf, pos = memoryview(mm), 0   # struct and slices on a memoryview: slicing the memmap itself costs ~10 us a string
+    def take(fmt: str) -> tuple:
+        nonlocal pos
+        v = struct.unpack_from('<' + fmt, buf, pos); pos += struct.calcsize('<' + fmt)
+        return v
+    def text() -> str:
+        nonlocal pos
+        n, = take('Q'); pos += n
+        return str(buf[pos - n:pos], 'utf-8')
+    def value(vtype: int):
+        nonlocal pos
+        if vtype == 8: return text()
+        if vtype in _SCALAR: return take(_SCALAR[vtype])[0]
+        if vtype != 9: raise ValueError(f'unknown value type {vtype} at byte {pos}')
+        itype, n = take('IQ')
+        if itype in _SCALAR and itype != 7:   # an array of numbers in one NumPy read (booleans stay Python bools)
+            a = np.frombuffer(mm, '<' + _SCALAR[itype], n, pos); pos += a.nbytes
+            return a.tolist()
+        return [value(itype) for _ in range(n)]
+    if buf[:4] != b'GGUF': raise ValueError('no GGUF magic')
+    version, n_tensors, n_kv = take('4xIQQ')
+    if version not in (2, 3): raise ValueError(f'version {version} (2 or 3, little-endian, expected)')
+    fields = {text(): value(take('I')[0]) for _ in range(n_kv)}
+    recs = []
+    for _ in range(n_tensors):
+        name = text(); nd, = take('I'); dims = take(f'{nd}Q'); t, off = take('IQ')
+        recs.append((name, dims, QT(t), off))
+    align = fields.get('general.alignment', 32)
+    return fields, recs, -(-pos // align) * align
+
+# %% ../nbs/07a_gguf.ipynb #g001d
+def open_gguf(path: str | Path) -> tuple[dict, list[GGUFTensor]]:
+    "Every key/value and every tensor of the (little-endian, version 2 or 3) GGUF at `path`, in one pass over its header."
+    try:
+        mm = np.memmap(path, mode='r')
+        fields, recs, start = _gguf_header(mm)
+        tensors = []
+        for name, dims, qt, off in recs:
+            block, size = gguf.GGML_QUANT_SIZES[qt]
+            n, shape = math.prod(dims) * size // block, tuple(reversed(dims))
+            raw = mm[start + off:start + off + n]
+            if raw.size < n: raise ValueError(f'tensor {name} runs past the end of the file')
+            tensors.append(GGUFTensor(name, qt, dims, raw.view(_NP_TYPES[qt]).reshape(shape) if qt in _NP_TYPES
+                                      else raw.reshape(gguf.quant_shape_to_byte_shape(shape, qt))))
+    except (ValueError, KeyError, struct.error, UnicodeDecodeError) as e:
+        raise ExportError(f"{path} is not a readable GGUF: {e}") from None
+    return fields, tensors
+
 # %% ../nbs/07a_gguf.ipynb #c033
 def read_gguf(path: str | Path) -> dict:
     "Key metadata and tensor descriptions (name -> (type, torch-order shape)) of the GGUF at `path`."
-    r = gguf.GGUFReader(path)
-    meta = {k: f.contents() for k, f in r.fields.items()
-            if not k.startswith('GGUF.') and k not in ('tokenizer.ggml.tokens', 'tokenizer.ggml.token_type', 'tokenizer.ggml.merges', 'tokenizer.ggml.scores')}
-    meta['tokenizer.ggml.tokens'] = len(r.fields['tokenizer.ggml.tokens'].data) if 'tokenizer.ggml.tokens' in r.fields else 0
-    meta['tokenizer.ggml.merges'] = len(r.fields['tokenizer.ggml.merges'].data) if 'tokenizer.ggml.merges' in r.fields else 0
-    return {'meta': meta, 'tensors': {t.name: (t.tensor_type.name, tuple(int(x) for x in reversed(t.shape))) for t in r.tensors}}
+    fields, tensors = open_gguf(path)
+    big = ('tokenizer.ggml.tokens', 'tokenizer.ggml.token_type', 'tokenizer.ggml.merges', 'tokenizer.ggml.scores')
+    meta = {k: v for k, v in fields.items() if k not in big}
+    meta['tokenizer.ggml.tokens'], meta['tokenizer.ggml.merges'] = (len(fields.get(k, [])) for k in ('tokenizer.ggml.tokens', 'tokenizer.ggml.merges'))
+    return {'meta': meta, 'tensors': {t.name: (t.tensor_type.name, tuple(reversed(t.shape))) for t in tensors}}
 
 # %% ../nbs/07a_gguf.ipynb #a0k1
 LLAMA_CPP_INSTALL = ('CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" '
@@ -471,7 +531,7 @@ def quantize_gguf(src_path: str | Path, out_path: str | Path, ftype: str, nthrea
     if rc != 0: raise ExportError(f"llama_model_quantize({src_path.name} -> {ftype}) failed with code {rc}: {' | '.join(msgs[-3:])}")
     log.info('%s: %d tensors fell back to another type (rows not a multiple of 256)', out_path.name, sum('falling back' in m for m in msgs))
     os.replace(tmp, out_path)
-    types = Counter(t.tensor_type.name for t in gguf.GGUFReader(out_path).tensors)
+    types = Counter(t.tensor_type.name for t in open_gguf(out_path)[1])
     return GGUFFile(str(out_path), ftype, out_path.stat().st_size, round(time.perf_counter() - t0, 2), _mib(mem.peak_rss), _mib(start), dict(types))
 
 # %% ../nbs/07a_gguf.ipynb #a031
