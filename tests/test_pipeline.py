@@ -68,19 +68,20 @@ def test_rerun_skips_everything(reference, tiny):
     assert 'up to date, skipped' in r.stderr
     assert {p: p.stat().st_mtime_ns for p in (out/'stages').glob('*.json')} == before
 
-@pytest.mark.parametrize('stage', ['train', 'merge', 'export'])
-def test_sigkill_during_stage_then_rerun_gives_the_same_result(reference, tiny, tmp_path, stage):
+def test_sigkill_during_training_then_rerun_gives_the_same_result(reference, tiny, tmp_path):
+    """A kill from outside at a random moment of training: the rerun's adapter, merged weights and GGUF equal the uninterrupted run's.
+    Kills in every stage at fixed points (as it starts, before each atomic rename, after its last write) are tests/test_faults.py's matrix."""
     ref, _ = reference
     out = tmp_path/'run'
     p = subprocess.Popen([str(EXE), 'run', 'configs/quickstart.yaml', *sets(base_over(tiny, out))], cwd=ROOT,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    marker = out/'stages'/f'{stage}.json'
+    marker = out/'stages'/'train.json'
     t0 = time.time()
     while not (marker.is_file() and json.loads(marker.read_text())['status'] == 'running'):
         assert p.poll() is None, p.communicate()[1][-3000:]
         assert time.time() - t0 < 600
         time.sleep(0.01)
-    time.sleep(random.Random(stage).uniform(0.05, 0.6))
+    time.sleep(random.Random('train').uniform(0.05, 0.6))
     p.send_signal(signal.SIGKILL); p.wait()
     r = ftp('run', 'configs/quickstart.yaml', *sets(base_over(tiny, out)))
     assert r.returncode == 0, r.stderr[-4000:]
