@@ -4,15 +4,21 @@ Workload (issue 5): the bundled SmolLM2-135M-Instruct, 512 samples of the bundle
 max length 256, micro-batch 4, accumulation 4, 1 epoch, seed 42, lr 2e-4 cosine after 1 warmup step. Both trainers get the *same tokenized rows*
 (input_ids + labels from `ft-pipeline prepare`), so they optimise the same loss on the same tokens.
 
-    python bench/vs_trl.py                 # all configurations, ~15 min on a 2-core CPU
+    python bench/vs_trl.py                 # all configurations, one seed: ~40 min on a 2-core CPU
     python bench/vs_trl.py --only ftp_bf16 trl_default
+    python bench/vs_trl.py --only trl_default ftp_fp32 --seeds 42 43 44 --out bench/results/vs_trl_seeds.json   # the seed spread
+
+With several seeds each configuration runs once per seed (the training seed: LoRA initialisation, dropout masks and data order; the
+data split stays the same); its row holds the mean tokens/s and validation loss, their range, and each seed's numbers.
 
 Each configuration runs in its own process (clean memory, no shared caches). Afterwards every adapter's validation loss is computed
-by one function (token-weighted NLL over the same validation rows, fp32), so the losses compare. Results: bench/results/vs_trl.json.
+by one function (token-weighted NLL over the same validation rows, fp32), so the losses compare. Results: bench/results/vs_trl.json (or --out).
 """
-import argparse, json, os, platform, subprocess, sys, time
+import argparse, json, subprocess, sys, time
 from datetime import datetime, timezone
 from pathlib import Path
+
+from machine import describe
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT/'bench'/'results'/'vs_trl_work'
@@ -40,17 +46,17 @@ def prepared_dir() -> Path:
     prepare(load_config(None, {**COMMON, 'output_dir': str(d)}))
     return d
 
-def run_ftp(name, over) -> dict:
+def run_ftp(name, over, seed) -> dict:
     from ft_pipeline.config import load_config
     from ft_pipeline.data import prepare
     from ft_pipeline.train import train
-    out = WORK/name
-    cfg = load_config(None, {**COMMON, **over, 'output_dir': str(out), 'training.resume': 'never'})
+    out = WORK/f'{name}-s{seed}'
+    cfg = load_config(None, {**COMMON, **over, 'training.seed': seed, 'output_dir': str(out), 'training.resume': 'never'})
     prepare(cfg)
     t0 = time.perf_counter(); rep = train(cfg); wall = time.perf_counter() - t0
     return {'adapter': str(out/'adapter'), 'train_seconds': rep.seconds, 'wall_seconds_incl_load': wall}
 
-def run_trl(name, over) -> dict:
+def run_trl(name, over, seed) -> dict:
     import torch
     from datasets import load_from_disk
     from peft import LoraConfig
@@ -62,9 +68,9 @@ def run_trl(name, over) -> dict:
     path = bundled_model_dir()
     tok = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
-    out = WORK/name
+    out = WORK/f'{name}-s{seed}'
     args = SFTConfig(output_dir=str(out), per_device_train_batch_size=4, gradient_accumulation_steps=4, learning_rate=2e-4,
-                     lr_scheduler_type='cosine', warmup_steps=1, num_train_epochs=1, seed=42, max_length=256, report_to='none',
+                     lr_scheduler_type='cosine', warmup_steps=1, num_train_epochs=1, seed=seed, max_length=256, report_to='none',
                      logging_steps=10, save_strategy='no', use_cpu=True, bf16=over.pop('bf16', False), dataloader_num_workers=0, **over)
     peft_cfg = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, target_modules='all-linear', task_type='CAUSAL_LM')
     tr = SFTTrainer(model=model, args=args, train_dataset=train_ds, processing_class=tok, peft_config=peft_cfg)
@@ -86,11 +92,12 @@ def val_loss(adapter: str) -> float:
     val = load_from_disk(str(WORK/'data_src'/'data'/'validation'))
     return evaluate_loss(CausalLMLoss(m), val, 8, tok.pad_token_id)
 
-def matmul_peak() -> dict:
-    "Measured GFLOP/s of a large matmul on this CPU, fp32 and bf16."
+def matmul_peak(precisions=('fp32', 'bf16')) -> dict:
+    "Measured GFLOP/s of a large matmul on this CPU in each of `precisions` (bf16 takes minutes on a CPU without native bf16 matmuls)."
     import torch
     res = {}
-    for name, dt in (('fp32', torch.float32), ('bf16', torch.bfloat16)):
+    for name in precisions:
+        dt = {'fp32': torch.float32, 'bf16': torch.bfloat16}[name]
         a, b = torch.randn(2048, 2048, dtype=dt), torch.randn(2048, 2048, dtype=dt)
         for _ in range(3): a @ b
         t0 = time.perf_counter(); n = 20
@@ -98,46 +105,57 @@ def matmul_peak() -> dict:
         res[name] = 2 * 2048**3 * n / (time.perf_counter() - t0) / 1e9
     return res
 
-def child(name):
+def seed_summary(per_seed: dict) -> dict:
+    "One configuration's row: mean train seconds, tokens/s and validation loss over its seeds, the loss range, and each seed's numbers."
+    import statistics
+    col = lambda k: [r[k] for r in per_seed.values()]
+    row = {k: statistics.fmean(col(k)) for k in ('train_seconds', 'real_tokens_per_s', 'val_loss')}
+    row.update(val_loss_min=min(col('val_loss')), val_loss_max=max(col('val_loss')), seeds=per_seed)
+    return row
+
+def child(name, seed):
     kind, over = CONFIGS[name]
-    r = (run_ftp if kind == 'ftp' else run_trl)(name, dict(over))
+    r = (run_ftp if kind == 'ftp' else run_trl)(name, dict(over), seed)
     print('RESULT ' + json.dumps(r))
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--only', nargs='*', default=list(CONFIGS))
+    ap.add_argument('--seeds', nargs='+', type=int, default=[42], help='training seeds; each configuration runs once per seed')
+    ap.add_argument('--out', type=Path, default=RESULTS, help='results JSON (a run with other configurations or seeds keeps its own file)')
     ap.add_argument('--child')
     a = ap.parse_args()
-    if a.child: return child(a.child)
+    if a.child: return child(a.child, a.seeds[0])
     WORK.mkdir(parents=True, exist_ok=True)
     prepared_dir()
     from datasets import load_from_disk
     train_rows = load_from_disk(str(WORK/'data_src'/'data'/'train'))
     real_tokens = sum(len(x) for x in train_rows['input_ids']); sup = sum(sum(l != -100 for l in x[1:]) for x in train_rows['labels'])
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    import torch
+    peak = matmul_peak(sorted({'bf16' if 'bf16' in n else 'fp32' for n in a.only}))   # before the runs, on the otherwise idle machine
+    results = json.loads(a.out.read_text()) if a.out.exists() else {}
     results.setdefault('runs', {})
-    for name in a.only:
-        r = subprocess.run([sys.executable, __file__, '--child', name], capture_output=True, text=True)
-        if r.returncode != 0: print(r.stderr[-3000:]); raise SystemExit(f'{name} failed')
-        res = json.loads([l for l in r.stdout.splitlines() if l.startswith('RESULT ')][-1][7:])
-        res['real_tokens_per_s'] = real_tokens / res['train_seconds']
-        res['val_loss'] = val_loss(res['adapter'])
-        results['runs'][name] = res
-        print(name, json.dumps(res))
-    import psutil, torch
-    peak = matmul_peak()
-    body = 134.5e6 - 49152 * 576  # parameters in matmuls (the tied embedding is a lookup on input, a matmul only as the head)
-    results.update(date=datetime.now(timezone.utc).isoformat(timespec='minutes'), machine=f'{platform.processor() or platform.machine()}, '
-                   f'{os.cpu_count()} cores, {psutil.virtual_memory().total/2**30:.0f} GiB', torch=torch.__version__,
+    results.update(date=datetime.now(timezone.utc).isoformat(timespec='minutes'), machine=describe(), torch=torch.__version__,
                    train_rows=len(train_rows), real_tokens=real_tokens, supervised_tokens=int(sup), matmul_gflops=peak)
-    base = results['runs'].get('trl_default')
-    for name, res in results['runs'].items():
+    body = 134.5e6 - 49152 * 576  # parameters in matmuls (the tied embedding is a lookup on input, a matmul only as the head)
+    for name in a.only:
+        per_seed = {}
+        for seed in a.seeds:
+            r = subprocess.run([sys.executable, __file__, '--child', name, '--seeds', str(seed)], capture_output=True, text=True)
+            if r.returncode != 0: print(r.stderr[-3000:]); raise SystemExit(f'{name} (seed {seed}) failed')
+            res = json.loads([l for l in r.stdout.splitlines() if l.startswith('RESULT ')][-1][7:])
+            res['real_tokens_per_s'] = real_tokens / res['train_seconds']
+            res['val_loss'] = val_loss(res['adapter'])
+            per_seed[seed] = res
+            print(name, seed, json.dumps(res))
+        res = results['runs'][name] = seed_summary(per_seed)
         flops = 4 * body * real_tokens + 4 * 49152 * 576 * sup
-        prec = 'bf16' if 'bf16' in name else 'fp32'
-        res['fraction_of_matmul_peak'] = flops / res['train_seconds'] / 1e9 / peak[prec]
-        if base: res['speedup_vs_trl_default'] = res['real_tokens_per_s'] / base['real_tokens_per_s']
-    RESULTS.write_text(json.dumps(results, indent=1))
-    print(f"| run | real tokens/s | x TRL default | val loss | train s | % of {''} matmul peak |")
+        res['fraction_of_matmul_peak'] = flops / res['train_seconds'] / 1e9 / peak['bf16' if 'bf16' in name else 'fp32']
+        base = results['runs'].get('trl_default')
+        for r in results['runs'].values():
+            if base: r['speedup_vs_trl_default'] = r['real_tokens_per_s'] / base['real_tokens_per_s']
+        a.out.write_text(json.dumps(results, indent=1))   # after each configuration: an interrupted run keeps what it measured
+    print(f"| run | real tokens/s | x TRL default | val loss | train s | % of matmul peak |")
     for name, res in results['runs'].items():
         print(f"| {name} | {res['real_tokens_per_s']:.0f} | {res.get('speedup_vs_trl_default', float('nan')):.2f} | {res['val_loss']:.4f} | "
               f"{res['train_seconds']:.0f} | {100*res['fraction_of_matmul_peak']:.0f}% |")
