@@ -151,9 +151,9 @@ def main():
         res = results['runs'][name] = seed_summary(per_seed)
         flops = 4 * body * real_tokens + 4 * 49152 * 576 * sup
         res['fraction_of_matmul_peak'] = flops / res['train_seconds'] / 1e9 / peak['bf16' if 'bf16' in name else 'fp32']
-        base = results['runs'].get('trl_default')
-        for r in results['runs'].values():
-            if base: r['speedup_vs_trl_default'] = r['real_tokens_per_s'] / base['real_tokens_per_s']
+        res['date'] = results['date']   # a row kept from an earlier run into the same --out keeps its own date
+        if base := results['runs'].get('trl_default'):
+            for r in results['runs'].values(): r['speedup_vs_trl_default'] = r['real_tokens_per_s'] / base['real_tokens_per_s']
         a.out.write_text(json.dumps(results, indent=1))   # after each configuration: an interrupted run keeps what it measured
     print(f"| run | real tokens/s | x TRL default | val loss | train s | % of matmul peak |")
     for name, res in results['runs'].items():
