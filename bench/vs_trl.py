@@ -4,9 +4,10 @@ Workload (issue 5): the bundled SmolLM2-135M-Instruct, 512 samples of the bundle
 max length 256, micro-batch 4, accumulation 4, 1 epoch, seed 42, lr 2e-4 cosine after 1 warmup step. Both trainers get the *same tokenized rows*
 (input_ids + labels from `ft-pipeline prepare`), so they optimise the same loss on the same tokens.
 
-    python bench/vs_trl.py                 # all configurations, one seed: ~40 min on a 2-core CPU
+    python bench/vs_trl.py                 # all configurations, one seed: ~45 min on a 2-core CPU
     python bench/vs_trl.py --only ftp_bf16 trl_default
     python bench/vs_trl.py --only trl_default ftp_fp32 --seeds 42 43 44 --out bench/results/vs_trl_seeds.json   # the seed spread
+    python bench/vs_trl.py --only ftp_fp32_random --seeds 42 43 44 --out bench/results/vs_trl_seeds.json   # + the data-order row
 
 With several seeds each configuration runs once per seed (the training seed: LoRA initialisation, dropout masks and data order; the
 data split stays the same); its row holds the mean tokens/s and validation loss, their range, and each seed's numbers.
@@ -18,7 +19,7 @@ import argparse, json, subprocess, sys, time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from machine import describe
+from machine import describe, matmul_peak
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT/'bench'/'results'/'vs_trl_work'
@@ -33,8 +34,11 @@ CONFIGS = {
     'trl_no_gc':        ('trl', {'gradient_checkpointing': False}),
     'trl_packing':      ('trl', {'gradient_checkpointing': False, 'packing': True}),
     'trl_bf16':         ('trl', {'gradient_checkpointing': False, 'bf16': True}),
-    'ftp_fp32':         ('ftp', {'training.precision': 'fp32'}),
-    'ftp_bf16':         ('ftp', {'training.precision': 'bf16'}),
+    # ftp_*: this loop; length-grouped micro-batches (group_by_length: true) as the rows of 2026-11-22 were measured, or random ones
+    # (false, the default since 2026-12-03, and TRL's order)
+    'ftp_fp32':         ('ftp', {'training.precision': 'fp32', 'training.group_by_length': True}),
+    'ftp_fp32_random':  ('ftp', {'training.precision': 'fp32', 'training.group_by_length': False}),
+    'ftp_bf16':         ('ftp', {'training.precision': 'bf16', 'training.group_by_length': True}),
     'ftp_bf16_packed':  ('ftp', {'training.precision': 'bf16', 'data.packing': True}),
 }
 
@@ -92,19 +96,6 @@ def val_loss(adapter: str) -> float:
     val = load_from_disk(str(WORK/'data_src'/'data'/'validation'))
     return evaluate_loss(CausalLMLoss(m), val, 8, tok.pad_token_id)
 
-def matmul_peak(precisions=('fp32', 'bf16')) -> dict:
-    "Measured GFLOP/s of a large matmul on this CPU in each of `precisions` (bf16 takes minutes on a CPU without native bf16 matmuls)."
-    import torch
-    res = {}
-    for name in precisions:
-        dt = {'fp32': torch.float32, 'bf16': torch.bfloat16}[name]
-        a, b = torch.randn(2048, 2048, dtype=dt), torch.randn(2048, 2048, dtype=dt)
-        for _ in range(3): a @ b
-        t0 = time.perf_counter(); n = 20
-        for _ in range(n): a @ b
-        res[name] = 2 * 2048**3 * n / (time.perf_counter() - t0) / 1e9
-    return res
-
 def seed_summary(per_seed: dict) -> dict:
     "One configuration's row: mean train seconds, tokens/s and validation loss over its seeds, the loss range, and each seed's numbers."
     import statistics
@@ -150,8 +141,9 @@ def main():
             print(name, seed, json.dumps(res))
         res = results['runs'][name] = seed_summary(per_seed)
         flops = 4 * body * real_tokens + 4 * 49152 * 576 * sup
+        res['matmul_gflops'] = {k: peak[k] for k in peak if k == ('bf16' if 'bf16' in name else 'fp32')}
         res['fraction_of_matmul_peak'] = flops / res['train_seconds'] / 1e9 / peak['bf16' if 'bf16' in name else 'fp32']
-        res['date'] = results['date']   # a row kept from an earlier run into the same --out keeps its own date
+        res['date'] = results['date']   # a row kept from an earlier run into the same --out keeps its own date and peak
         if base := results['runs'].get('trl_default'):
             for r in results['runs'].values(): r['speedup_vs_trl_default'] = r['real_tokens_per_s'] / base['real_tokens_per_s']
         a.out.write_text(json.dumps(results, indent=1))   # after each configuration: an interrupted run keeps what it measured

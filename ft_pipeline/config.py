@@ -84,6 +84,7 @@ class TrainingConfig(_Section):
     epochs: float = Field(1, gt=0)
     max_steps: int = Field(-1, ge=-1) # -1: run `epochs`; otherwise stop after this many optimizer steps
     micro_batch_size: int = Field(4, ge=1)
+    group_by_length: bool = False # True: micro-batches of rows of similar length (less padding; a worse loss here, nbs/04_train)
     gradient_accumulation_steps: int = Field(4, ge=1)
     learning_rate: float = Field(2e-4, gt=0, lt=1)
     loraplus_lr_ratio: float | None = Field(None, ge=1) # LoRA+: learning rate of the B matrices = ratio x learning_rate (e.g. 16)

@@ -17,7 +17,7 @@ from accelerate import Accelerator, DistributedDataParallelKwargs, DistributedTy
 from datasets import concatenate_datasets
 from torch.utils.data import DataLoader
 from .checkpoints import latest_valid_checkpoint, list_checkpoints, prune_checkpoints, write_manifest
-from .batching import LengthGroupedBatchSampler, collate
+from .batching import LengthGroupedBatchSampler, collate, random_batches
 from .config import Config, FtError, Interrupted, redact, save_config, set_seed
 from .core import MemoryMonitor, atomic_write, resolve_device, resolve_precision, write_json
 from .data import load_prepared
@@ -117,8 +117,9 @@ def step_grads(lm, batches: list[dict], acc: Accelerator | None = None, splits: 
     return float(total) / max(n_tot, 1), n_tot
 
 # %% ../nbs/04_train.ipynb #c016
-def plan_batches(lengths: list[int], bs: int, seed: int, epoch: int) -> list[list[int]]:
-    "Micro-batches (lists of row indices) for one epoch; deterministic in (seed, epoch)."
+def plan_batches(lengths: list[int], bs: int, seed: int, epoch: int, group_by_length: bool = False) -> list[list[int]]:
+    "Micro-batches (lists of row indices) for one epoch, of rows of similar length or random; deterministic in (seed, epoch)."
+    if not group_by_length: return random_batches(len(lengths), bs, seed + epoch)
     s = LengthGroupedBatchSampler(lengths, bs, seed=seed); s.set_epoch(epoch)
     return s.batches()
 
@@ -127,9 +128,9 @@ def _collate_counted(rows: list[dict], pad_id: int, mask_dtype: torch.dtype) -> 
     return {**collate(rows, pad_id, mask_dtype=mask_dtype), 'n_tokens': sum(len(r['input_ids']) for r in rows)}
 
 def epoch_loader(ds, lengths: list[int], bs: int, seed: int, epoch: int, pad_id: int, start: int = 0, rank: int = 0, world: int = 1,
-                 mask_dtype: torch.dtype = torch.float32) -> DataLoader:
+                 mask_dtype: torch.dtype = torch.float32, group_by_length: bool = False) -> DataLoader:
     "Collated micro-batches of `ds` for process `rank` of `world`: epoch `epoch`'s plan from micro-batch `start` on."
-    plan = plan_batches(lengths, bs, seed, epoch)[start:][rank::world]
+    plan = plan_batches(lengths, bs, seed, epoch, group_by_length)[start:][rank::world]
     return DataLoader(ds, batch_sampler=plan, collate_fn=partial(_collate_counted, pad_id=pad_id, mask_dtype=mask_dtype),
                       generator=torch.Generator())  # its own RNG: starting a loader must not draw from the global one (dropout)
 
@@ -519,7 +520,8 @@ def next_batches(run: Run) -> list[dict]:
     if run.loader_at != (st.epoch, st.batch_in_epoch):
         run.loader = iter(epoch_loader(run.train_ds, run.lengths, tc.micro_batch_size, tc.seed, st.epoch, run.tok.pad_token_id,
                                        start=st.batch_in_epoch, rank=run.acc.process_index, world=run.acc.num_processes,
-                                       mask_dtype={'bf16': torch.bfloat16, 'fp16': torch.float16}.get(run.precision, torch.float32)))
+                                       mask_dtype={'bf16': torch.bfloat16, 'fp16': torch.float16}.get(run.precision, torch.float32),
+                                       group_by_length=tc.group_by_length))
     batches = list(islice(run.loader, tc.gradient_accumulation_steps))
     run.loader_at = (st.epoch, st.batch_in_epoch + min(run.per_step, run.n_micro - st.batch_in_epoch))
     return batches
