@@ -12,9 +12,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from machine import describe, matmul_peak
+from ft_pipeline.pipeline import STAGES
 
 ROOT = Path(__file__).resolve().parents[1]
-STAGES = ('prepare', 'train', 'evaluate', 'merge', 'export')
 
 def main():
     ap = argparse.ArgumentParser()

@@ -141,8 +141,9 @@ def main():
             print(name, seed, json.dumps(res))
         res = results['runs'][name] = seed_summary(per_seed)
         flops = 4 * body * real_tokens + 4 * 49152 * 576 * sup
-        res['matmul_gflops'] = {k: peak[k] for k in peak if k == ('bf16' if 'bf16' in name else 'fp32')}
-        res['fraction_of_matmul_peak'] = flops / res['train_seconds'] / 1e9 / peak['bf16' if 'bf16' in name else 'fp32']
+        prec = 'bf16' if 'bf16' in name else 'fp32'
+        res['matmul_gflops'] = {prec: peak[prec]}
+        res['fraction_of_matmul_peak'] = flops / res['train_seconds'] / 1e9 / peak[prec]
         res['date'] = results['date']   # a row kept from an earlier run into the same --out keeps its own date and peak
         if base := results['runs'].get('trl_default'):
             for r in results['runs'].values(): r['speedup_vs_trl_default'] = r['real_tokens_per_s'] / base['real_tokens_per_s']
