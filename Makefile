@@ -48,12 +48,16 @@ sync-check: venv
 	  git status --porcelain -- ft_pipeline; \
 	  echo "ft_pipeline/ is out of sync with nbs/: run nbdev_export and commit notebooks and package together"; exit 1; fi
 
-# One notebook at a time: two torch processes on a 2-core machine oversubscribe the OpenMP threads and both slow down many-fold.
+# TEST_JOBS workers (notebooks; test files for pytest-xdist), one torch/OpenMP thread each: two torch processes with a thread per
+# core each oversubscribe the cores and both slow down many-fold, while one thread per worker keeps every core busy through the
+# suite's single-threaded stretches (imports, subprocess starts, tokenizing, tiny models), which one 2-thread process leaves idle.
+# --dist loadfile keeps a test file in one worker, so its module-scoped fixtures (a trained run, a finished pipeline) are built once.
+TEST_JOBS ?= 2
 nbtest: venv
-	$(BIN)/nbdev_test --n_workers 1 --timing
+	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers $(TEST_JOBS) --timing
 
 pytest: venv
-	$(BIN)/python -m pytest -q -rs tests
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -rs -n $(TEST_JOBS) --dist loadfile --durations=15 tests
 
 # Chromium for the docs page checks comes from the system's packages (Playwright's own browser download needs the internet):
 # installed here where we can (root with apt-get); elsewhere docs-check prints a SKIP line naming the command to install it.
