@@ -48,11 +48,10 @@ sync-check: venv
 	  git status --porcelain -- ft_pipeline; \
 	  echo "ft_pipeline/ is out of sync with nbs/: run nbdev_export and commit notebooks and package together"; exit 1; fi
 
-# TEST_JOBS workers (notebooks; test files for pytest-xdist), one torch/OpenMP thread each: two torch processes with a thread per
-# core each oversubscribe the cores and both slow down many-fold, while one thread per worker keeps every core busy through the
-# suite's single-threaded stretches (imports, subprocess starts, tokenizing, tiny models), which one 2-thread process leaves idle
-# (pytest one at a time: 27 min with 1.25 cores busy on average; two workers: 18 min; the notebooks 13.6 -> 8.7 min, 2026-12-03).
-# --dist loadfile keeps a test file in one worker, so its module-scoped fixtures (a trained run, a finished pipeline) are built once.
+# TEST_JOBS workers (notebooks; test files for pytest-xdist), one torch/OpenMP thread each: one 2-thread process at a time leaves
+# a core idle through the suite's single-threaded stretches (imports, subprocess starts, tiny models), while two workers with a
+# thread per core each would oversubscribe the cores (the README's Tests paragraph has the times). --dist loadfile keeps a test file
+# in one worker, so its module-scoped fixtures (a trained run, a finished pipeline) are built once.
 TEST_JOBS ?= 2
 nbtest: venv
 	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers $(TEST_JOBS) --timing
