@@ -50,7 +50,7 @@ def convert_gguf(gguf: Path, dest: Path) -> Path:
     kw = dict(gguf_file=gguf.name)
     tok = AutoTokenizer.from_pretrained(gguf.parent, **kw)
     cfg = AutoConfig.from_pretrained(gguf.parent, **kw)
-    src = AutoModelForCausalLM.from_pretrained(gguf.parent, dtype=torch.float32, **kw)
+    src = AutoModelForCausalLM.from_pretrained(gguf.parent, config=cfg, dtype=torch.float32, **kw)  # config given: one GGUF parse fewer
     cfg.dtype, cfg.architectures = torch.float32, [type(src).__name__]
     model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)
     model.load_state_dict(src.state_dict(), strict=True)  # raises on any missing or unexpected key
