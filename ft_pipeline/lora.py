@@ -7,10 +7,12 @@ from __future__ import annotations
 import logging, re, tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
-from peft import LoraConfig as PeftLoraConfig, PeftModel, get_peft_model
+if TYPE_CHECKING: from peft import PeftModel  # peft is imported where adapters are made: it pulls in bitsandbytes (seconds), and
+                                              # the layer search below also serves the memory estimate and preflight, which need neither
 from transformers.pytorch_utils import Conv1D
 from .config import ConfigError
 
@@ -114,6 +116,7 @@ def add_lora(model: nn.Module,
              use_rslora: bool = False, # rank-stabilised scaling
             ) -> PeftModel:
     "`model` wrapped by PEFT with fresh LoRA adapters on `target_modules`; only the adapters train."
+    from peft import LoraConfig as PeftLoraConfig, get_peft_model
     targets = find_target_modules(model, target_modules)
     conv1d = any(isinstance(m, Conv1D) and any(_matches(n, t) for t in targets) for n, m in model.named_modules())
     lcfg = PeftLoraConfig(r=r, lora_alpha=lora_alpha, lora_dropout=lora_dropout, target_modules=targets, use_dora=use_dora,

@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_pipeline.ipynb #c003
 from __future__ import annotations
-import hashlib, json, logging, os, re, shutil, time
+import hashlib, importlib, json, logging, os, re, shutil, time
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,14 +146,11 @@ def prerequisites(todo: list[str], out: Path, hs: dict[str, str], single_process
     raise PipelineError(f"{'; '.join(f'stage {s!r} {why}' for s, why in stale.items())} in {out}; run it first: {cmd}")
 
 # %% ../nbs/08_pipeline.ipynb #c014
-def _stage_fns():
-    "The stage entry points (imported here: each pulls in its own heavy dependencies)."
-    from ft_pipeline.data import prepare
-    from ft_pipeline.evaluate import evaluate
-    from ft_pipeline.export import export
-    from ft_pipeline.merge import merge
-    from ft_pipeline.train import train
-    return {'prepare': prepare, 'train': train, 'evaluate': evaluate, 'merge': merge, 'export': export}
+_STAGE_MODULES = {'prepare': 'data', 'train': 'train', 'evaluate': 'evaluate', 'merge': 'merge', 'export': 'export'}
+
+def _stage_fn(stage: str):
+    "The entry point of `stage`, imported when the stage runs: `ft-pipeline prepare` or `export` never imports peft and bitsandbytes."
+    return getattr(importlib.import_module(f'ft_pipeline.{_STAGE_MODULES[stage]}'), stage)
 
 def _prepare_inputs(cfg: Config) -> str:
     from ft_pipeline.data import data_fingerprint
@@ -244,7 +241,7 @@ def _run_stages(cfg: Config, todo: list[str], forced: set, restart: bool, ps, pr
     "Check the stages `todo` reads from are current and (`preflight_checks`) can finish, then run each of `todo` that is stale or `forced`."
     out, fp = Path(cfg.output_dir), _prepare_inputs(cfg)
     hs, ins = stage_hashes(cfg, fp), {s: stage_inputs(cfg, s, fp) for s in STAGES}
-    res, fns = RunResult(out), _stage_fns()
+    res = RunResult(out)
     todo = prerequisites(todo, out, hs, single_process=ps.num_processes == 1) + todo
     whys = {s: _why_not_current(read_marker(out, s), hs[s], out) for s in todo}  # None: done and current
     if preflight_checks: preflight(cfg, [s for s in todo if s in forced or whys[s]])
@@ -258,8 +255,8 @@ def _run_stages(cfg: Config, todo: list[str], forced: set, restart: bool, ps, pr
             write_marker(out, s, status='running', hash=hs[s], inputs=ins[s], started=time.time())
         ps.wait_for_everyone()
         log.info('%s: running', s)
-        t0 = time.perf_counter()
-        with MemoryMonitor(resolve_device(cfg.training.device)) as mon: res.results[s] = _call_stage(fns[s], cfg, s)
+        fn, t0 = _stage_fn(s), time.perf_counter()
+        with MemoryMonitor(resolve_device(cfg.training.device)) as mon: res.results[s] = _call_stage(fn, cfg, s)
         if ps.is_main_process:
             write_marker(out, s, status='done', hash=hs[s], inputs=ins[s], files=output_files(out, s), seconds=round(time.perf_counter() - t0, 1),
                          peak_rss_mb=round(mon.peak_rss / 2**20), cuda_peak_mb=round(mon.peak_cuda / 2**20) if mon.device == 'cuda' else None)

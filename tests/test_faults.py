@@ -403,20 +403,20 @@ def test_disk_full_in_every_writing_stage_exits_2_and_the_rerun_finishes(stages,
     import ft_pipeline.pipeline as pl
     st = stage.split('-')[0]
     out, o = copy_before(stages, st, tmpfs/'run')
-    earlier, real_fns = earlier_files(out, st), pl._stage_fns
+    earlier, real_fn = earlier_files(out, st), pl._stage_fn
     def fill(): 
         with open(tmpfs/'ballast', 'wb') as f: f.write(b'\0' * max(shutil.disk_usage(tmpfs).free - leave, 0))
-    def fns():
-        d = real_fns()
-        def full(cfg, real=d[st]):
+    def fn(s):
+        real = real_fn(s)
+        def full(cfg):
             if stage == st: fill()
             r = real(cfg)
             if stage != st: fill()
             return r
-        return d | {st: full}
-    monkeypatch.setattr(pl, '_stage_fns', fns)
+        return full if s == st else real
+    monkeypatch.setattr(pl, '_stage_fn', fn)
     rc, err = cli(capsys, st, CFG, *sets(o))
-    monkeypatch.setattr(pl, '_stage_fns', real_fns)
+    monkeypatch.setattr(pl, '_stage_fn', real_fn)
     intact = untouched(out, earlier)
     cks = sorted(p.name for p in (out/'checkpoints').glob('step-*')) if st != 'prepare' else []
     record(f'disk full during {st}' + (' (its marker)' if stage != st else f" ({'a big file cut short' if leave else 'nothing fits'})"),

@@ -47,6 +47,22 @@ def reference(tiny, tmp_path_factory):
     assert r.returncode == 0, r.stderr[-4000:]
     return out, r
 
+LIGHT = """
+import sys
+from ft_pipeline.cli import main
+rc = main(sys.argv[1:])
+import ft_pipeline.export  # what `ft-pipeline export` imports before its stage runs
+print('heavy:', sorted(m for m in ('peft', 'bitsandbytes', 'ft_pipeline.train') if m in sys.modules))
+sys.exit(rc)
+"""
+
+def test_prepare_and_export_start_without_peft(tiny, tmp_path):
+    "Each stage's module is imported when it runs: `prepare` and `export` never import peft or bitsandbytes (seconds on every command)."
+    r = subprocess.run([sys.executable, '-c', LIGHT, 'prepare', 'configs/quickstart.yaml', *sets(base_over(tiny, tmp_path/'run'))],
+                       cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert 'heavy: []' in r.stdout, r.stdout[-2000:]
+
 def test_full_run_writes_every_stage_and_summary(reference):
     out, r = reference
     for s in ('prepare', 'train', 'evaluate', 'merge', 'export'):
