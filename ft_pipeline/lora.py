@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
-if TYPE_CHECKING: from peft import PeftModel  # peft is imported where adapters are made: it pulls in bitsandbytes (seconds), and
-                                              # the layer search below also serves the memory estimate and preflight, which need neither
+# peft is imported in `add_lora`: it pulls in bitsandbytes (seconds), and the layer search here also serves the memory estimate and preflight
+if TYPE_CHECKING: from peft import PeftModel
 from transformers.pytorch_utils import Conv1D
 from .config import ConfigError
 
