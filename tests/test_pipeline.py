@@ -57,7 +57,7 @@ sys.exit(rc)
 """
 
 def test_prepare_and_export_start_without_peft(tiny, tmp_path):
-    "Each stage's module is imported when it runs: `prepare` and `export` never import peft or bitsandbytes (seconds on every command)."
+    "Each stage's module is imported when it runs: `ft-pipeline prepare`, and the modules `export` imports, never import peft or bitsandbytes."
     r = subprocess.run([sys.executable, '-c', LIGHT, 'prepare', 'configs/quickstart.yaml', *sets(base_over(tiny, tmp_path/'run'))],
                        cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
