@@ -476,6 +476,7 @@ def _save(run: Run, extra: dict) -> Path:
     st.grad_scaler = run.scaler.state_dict()
     try:
         acc.save_state(str(tmp))
+        acc.wait_for_everyone()  # each rank wrote its random states into tmp; save_state does not wait for the others
         if acc.is_main_process:
             acc.unwrap_model(run.lm).model.save_pretrained(str(tmp/'adapter'))
             (tmp/'train_state.json').write_text(json.dumps(st.__dict__, indent=1))

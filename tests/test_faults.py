@@ -513,6 +513,10 @@ def sigterm_in_step_3(run, batches):
     if run.state.step == 2: (side/'signalled').write_text(str(time.time())); os.kill(os.getpid(), signal.SIGTERM)
     return real(run, batches)
 if rank == 1 and fault == 'SIGTERM': tr.train_step = sigterm_in_step_3
+import accelerate.accelerator as aa
+real_save = aa.save_accelerator_state
+def slow_save(*a, **k): time.sleep(2); return real_save(*a, **k)  # rank 1 writes its share of a checkpoint last
+if rank == 1 and fault == 'slow-save': aa.save_accelerator_state = slow_save
 with inject_faults(**{'OOM': {'oom': [1]}, 'NaN': {'nan': [3, 4]}}.get(fault, {}) if rank == 1 else {}): rc = main(sys.argv[3:])
 (side/f'rank{rank}.rc').write_text(str(rc))
 sys.exit(rc)
@@ -592,3 +596,22 @@ def test_two_processes_fault_on_one_rank_is_handled_by_both(two_procs, tmp_path,
     seen = {'OOM': 'split each micro-batch in 2', 'NaN': 'rolled back to step-000002'}[fault]
     assert all(seen in e for e in errs), errs  # each rank took the same decision
     if fault == 'OOM': assert diff < 1e-5, diff
+
+def test_two_processes_checkpoint_holds_every_rank_when_one_writes_late(two_procs, tmp_path):
+    "Rank 1 writes its share of each checkpoint (its random states) 2 s after rank 0: the checkpoint is sealed (manifest, rename) only "
+    "after every rank wrote, so each one holds both ranks' states and the run equals the uninterrupted one."
+    from ft_pipeline.checkpoints import check_checkpoint
+    out, o, ref = _two_proc_copy(two_procs, tmp_path/'run')
+    r, rcs, errs = torchrun(out, o, 'slow-save')
+    cks = sorted((out/'checkpoints').iterdir())
+    problems = {c.name: check_checkpoint(c) or ('random_states_1.pkl' not in json.loads((c/'manifest.json').read_text())['files'] and
+                                                'no random states of rank 1') for c in cks if c.name.startswith('step-')}
+    diff = _max_diff(out, ref) if rcs == [0, 0] else None
+    said = next((l for l in (errs[1] + errs[0]).splitlines() if l.startswith('internal error')),  # rank 1's own error first
+                "trained; each checkpoint has both ranks' states")
+    record('2 processes: rank 1 writes its part of every checkpoint 2 s after rank 0', r.returncode, said,
+           'checkpoints ' + ', '.join(c.name for c in cks), diff == 0, errs[0] + errs[1])
+    assert r.returncode == 0 and rcs == [0, 0], (r.stderr[-2000:], errs[0][-2000:], errs[1][-2000:])
+    assert [c.name for c in cks if not c.name.startswith('step-')] == [], cks  # no .tmp-step-* left by a late rank
+    assert not any(problems.values()), problems  # each intact, each with rank 1's random states
+    assert diff == 0, diff  # bitwise the uninterrupted 2-process run's adapter
