@@ -5,6 +5,7 @@ import hashlib, json, os, re, shutil, signal, subprocess, sys, time
 from pathlib import Path
 
 import pytest
+from procs import run_script
 
 ROOT = Path(__file__).resolve().parents[1]
 CFG = str(ROOT/'configs'/'quickstart.yaml')
@@ -380,7 +381,7 @@ def test_sigkill_in_every_stage_then_rerun_equals_the_uninterrupted_run(stages, 
     earlier = earlier_files(out, stage)
     ren = stages['renames'][stage]
     n = (len(ren) + 1) // 2
-    p = subprocess.run([sys.executable, '-c', KILLER, stage, point, str(n), stage, CFG, *sets(o)], capture_output=True, text=True, timeout=600)
+    p = run_script(KILLER, stage, point, n, stage, CFG, *sets(o))  # a process of its own, forked with the imports done (tests/procs.py)
     where = POINTS[point].format(n=n, of=len(ren), what=ren[n - 1])
     assert p.returncode == -signal.SIGKILL, (p.returncode, p.stderr[-3000:])
     assert json.loads((out/'stages'/f'{stage}.json').read_text())['status'] == 'running'

@@ -5,15 +5,16 @@ import hashlib, json, os, pickle, random, signal, subprocess, sys, time
 from pathlib import Path
 
 import pytest
+from procs import run_cli, run_script, start_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 EXE = Path(sys.executable).parent/'ft-pipeline'
 TOKEN = 'hf_PlantedSecretToken1234567890abcdefXYZ'
 WANDB_KEY = 'planted0wandb1key2abcdef3456789012345678'
 
-def ftp(*args, env=None, timeout=900):
-    e = {**os.environ, **(env or {})}
-    return subprocess.run([str(EXE), *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=e)
+def ftp(*args, timeout=900):
+    "`ft-pipeline ARGS` in a process of its own (forked with the imports done: tests/procs.py)."
+    return run_cli(*args, cwd=ROOT, timeout=timeout)
 
 def sets(over: dict) -> list[str]:
     return [a for k, v in over.items() for a in ('--set', f'{k}={json.dumps(v) if not isinstance(v, str) else v}')]
@@ -43,7 +44,8 @@ def digest(run: Path) -> dict:
 def reference(tiny, tmp_path_factory):
     "One uninterrupted run, with a planted HF_TOKEN and WANDB_API_KEY in the environment."
     out = tmp_path_factory.mktemp('ref')/'run'
-    r = ftp('run', 'configs/quickstart.yaml', *sets(base_over(tiny, out)), env={'HF_TOKEN': TOKEN, 'WANDB_API_KEY': WANDB_KEY})
+    r = subprocess.run([str(EXE), 'run', 'configs/quickstart.yaml', *sets(base_over(tiny, out))], cwd=ROOT, capture_output=True, text=True,
+                       timeout=900, env={**os.environ, 'HF_TOKEN': TOKEN, 'WANDB_API_KEY': WANDB_KEY})  # the real entry point, secrets set at start
     assert r.returncode == 0, r.stderr[-4000:]
     return out, r
 
@@ -89,8 +91,7 @@ def test_sigkill_during_training_then_rerun_gives_the_same_result(reference, tin
     Kills in every stage at fixed points (as it starts, before each atomic rename, after its last write) are tests/test_faults.py's matrix."""
     ref, _ = reference
     out = tmp_path/'run'
-    p = subprocess.Popen([str(EXE), 'run', 'configs/quickstart.yaml', *sets(base_over(tiny, out))], cwd=ROOT,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    p = start_cli('run', 'configs/quickstart.yaml', *sets(base_over(tiny, out)), cwd=ROOT)
     marker = out/'stages'/'train.json'
     t0 = time.time()
     while not (marker.is_file() and json.loads(marker.read_text())['status'] == 'running'):
@@ -147,12 +148,12 @@ def test_checkpoint_with_code_is_not_executed(tiny, tmp_path):
               'train(load_config(None, json.loads(sys.argv[1])))\n')
     over = {**base_over(tiny, tmp_path/'run'), 'training.max_steps': 2, 'training.report_to': []}
     assert ftp('prepare', 'configs/quickstart.yaml', *sets(over)).returncode == 0
-    r = subprocess.run([sys.executable, '-c', worker, json.dumps(over)], capture_output=True, text=True); assert r.returncode == 0, r.stderr[-2000:]
+    r = run_script(worker, json.dumps(over)); assert r.returncode == 0, r.stderr[-2000:]
     ck = sorted((tmp_path/'run'/'checkpoints').glob('step-*'))[-1]
     (ck/'optimizer.bin').write_bytes(pickle.dumps(_Evil()))
     write_manifest(ck, json.loads((ck/'manifest.json').read_text()) | {'files': None})  # a forger rewrites the checksums too
     Path('/tmp/ft_pipeline_pickle_ran').unlink(missing_ok=True)
-    r = subprocess.run([sys.executable, '-c', worker, json.dumps(over)], capture_output=True, text=True)  # resume: loads that checkpoint
+    r = run_script(worker, json.dumps(over))  # resume: loads that checkpoint
     assert r.returncode != 0 and 'refusing to load it' in r.stderr, r.stderr[-3000:]
     assert not Path('/tmp/ft_pipeline_pickle_ran').exists()
 

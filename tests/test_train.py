@@ -4,6 +4,7 @@ from pathlib import Path
 
 import datasets, pytest
 from safetensors.torch import load_file
+from procs import Script
 
 PY = sys.executable
 WORKER = '''
@@ -40,8 +41,9 @@ def _over(tiny, **kw):
             'training.learning_rate': 2e-3, 'training.eval_every': 4, 'training.save_every': 3, 'training.max_steps': 16,
             'training.report_to': [], 'lora.r': 8, 'data.max_length': 128, **kw}
 
-def _start(run, over, **kw):
-    return subprocess.Popen([PY, '-c', WORKER, str(run), json.dumps(over)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+def _start(run, over) -> Script:
+    "`WORKER` training `run` with `over` in a process of its own (forked with the imports done: tests/procs.py)."
+    return Script(WORKER, run, json.dumps(over))
 
 def _steps_logged(run):
     m = run/'logs'/'metrics.jsonl'
@@ -60,10 +62,16 @@ def _adapter(run):
 def _losses(run):
     return [json.loads(l)['loss'] for l in (run/'logs'/'metrics.jsonl').read_text().splitlines()]
 
-@pytest.mark.parametrize('kill_at', [5, 13])  # 96 rows / (4 x 2) = 12 steps per epoch: 13 resumes from step 12, at the epoch boundary
-def test_sigkill_then_resume_is_exact(tiny, tmp_path, kill_at):
-    ref = _run_dir(tmp_path, 'ref')
+@pytest.fixture(scope='module')
+def uninterrupted(tiny, tmp_path_factory):
+    "The run the killed ones are compared with: `_over(tiny)` from start to end."
+    ref = _run_dir(tmp_path_factory.mktemp('uninterrupted'), 'ref')
     p = _start(ref, _over(tiny)); out, err = p.communicate(); assert p.returncode == 0, err
+    return ref
+
+@pytest.mark.parametrize('kill_at', [5, 13])  # 96 rows / (4 x 2) = 12 steps per epoch: 13 resumes from step 12, at the epoch boundary
+def test_sigkill_then_resume_is_exact(tiny, uninterrupted, tmp_path, kill_at):
+    ref = uninterrupted
     run = _run_dir(tmp_path, 'killed')
     p = _start(run, _over(tiny)); _wait_steps(p, run, kill_at)
     p.send_signal(signal.SIGKILL); p.wait()
