@@ -153,8 +153,9 @@ def compare_tokenizer(llm, tok) -> dict:
             'tokenizer_space_prefix': spaced[:5]}
 
 # %% ../nbs/07b_verify.ipynb #b013
-def judge(res: dict, min_top1: float | None, max_kl: float | None) -> dict:
-    "`res` (one file's checks) with its thresholds, failures and status: 'passed', 'failed' or 'reported'."
+def judge(res: dict, min_top1: dict | None = None, max_kl: dict | None = None) -> dict:
+    "`res` (one file's checks) with the thresholds for its `ftype` (from the per-type `min_top1`, `max_kl`), failures and status."
+    min_top1, max_kl = (min_top1 or {}).get(res['ftype']), (max_kl or {}).get(res['ftype'])   # an unlisted type has none: reported
     fails, judged = list(res['weights']['problems']), False
     for rt in ('transformers', 'llama_cpp'):
         r = res.get(rt)
@@ -183,7 +184,7 @@ def verify_gguf(gguf_path: str | Path, # the GGUF to check
     if llama_cpp is None: llama_cpp = has_llama_cpp()
     res['llama_cpp'] = (compare_llama_cpp(gguf_path, ref) if llama_cpp and ref.greedy is not None
                         else f'not run: llama-cpp-python is not installed ({LLAMA_CPP_INSTALL})')
-    return judge(res, (min_top1 or {}).get(ftype), (max_kl or {}).get(ftype))
+    return judge(res, min_top1, max_kl)
 
 def verify_files(paths: list, model_dir: str | Path, ftypes: list[str], prompts: list[list[int]], new_tokens: int = 16,
                  min_top1: dict | None = None, max_kl: dict | None = None, llama_cpp: bool | None = None) -> list[dict]:
