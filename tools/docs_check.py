@@ -274,7 +274,7 @@ def render_page(page, pages, sidebar, site, nbs_css):
     from nbconvert import HTMLExporter
     nb = nbformat.v4.new_notebook(cells=quarto_cells(page), metadata={'language_info': {'name': 'python'}})
     exp = HTMLExporter(template_name='lab', exclude_input_prompt=True, exclude_output_prompt=True, exclude_anchor_links=True)
-    soup = BeautifulSoup(exp.from_notebook_node(nb, resources={'metadata': {'name': page.fm.get('title', page.rel)}})[0], 'html.parser')
+    soup = BeautifulSoup(exp.from_notebook_node(nb, resources={'metadata': {'name': page.fm.get('title', page.rel)}})[0], 'lxml')
     for t in soup.select('script[src], link[href]'):  # CDN scripts (require.js, MathJax, widgets): the check runs offline
         if urlsplit(t.get('src') or t.get('href')).scheme: t.decompose()
     by_src = {p.rel: p for p in pages}
@@ -323,7 +323,7 @@ class Site:
     def __init__(self, site, site_url): self.site, self.site_url, self._ids = site, site_url.rstrip('/'), {}
     def ids(self, f):
         if f not in self._ids:
-            soup = BeautifulSoup(f.read_text(encoding='utf-8'), 'html.parser')
+            soup = BeautifulSoup(f.read_text(encoding='utf-8'), 'lxml')
             self._ids[f] = {t['id'] for t in soup.select('[id]')} | {t['name'] for t in soup.select('a[name]')}
         return self._ids[f]
     def resolve(self, href, page):
@@ -340,7 +340,7 @@ class Site:
         return self.site/path, parts.fragment
     def check_links(self, html_file, page):
         "Links to missing pages (page defects, or sidebar defects) and to missing anchors (page warnings)"
-        soup = BeautifulSoup(html_file.read_text(encoding='utf-8'), 'html.parser')
+        soup = BeautifulSoup(html_file.read_text(encoding='utf-8'), 'lxml')
         side = []
         for a in soup.select('a[href]'):
             r = self.resolve(a['href'], page)
@@ -358,7 +358,7 @@ class Site:
 
 def static_text_checks(page, html_file):
     "The text checks on the HTML itself (used where no browser is available)"
-    soup = BeautifulSoup(html_file.read_text(encoding='utf-8'), 'html.parser')
+    soup = BeautifulSoup(html_file.read_text(encoding='utf-8'), 'lxml')
     main = soup.find('main')
     res = text_defects(main.get_text('\n'))
     for o in main.select('.jp-OutputArea-output'): res += error_defects(o.get_text('\n'))
