@@ -120,6 +120,7 @@ class EvaluationConfig(_Section):
     bootstrap_samples: int = Field(1000, ge=100) # paired bootstrap resamples for the 95% intervals
     custom_metric: str | None = None # extra metric 'module:function', called as fn(prediction, reference, messages) -> float
     forgetting_threshold: float = Field(0.05, ge=0) # flag forgetting when general-text perplexity rises more than this fraction
+    general_text_samples: int = Field(150, ge=1) # paragraphs of the bundled general English text the forgetting check scores (it has 150)
     num_examples: int = Field(4, ge=0) # side-by-side example generations in reports/eval.md
     seed: int = 0 # seeds the bootstrap
 

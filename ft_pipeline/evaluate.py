@@ -310,7 +310,8 @@ def _report_data(cfg: Config, res: dict, test, ident: dict, baseline: bool) -> t
     d = {'created': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'), 'baseline_only': baseline, 'models': ident,
          'config_hash': cfg.section_hash(), 'evaluation_hash': cfg.section_hash('evaluation'),
          'perplexity': ppl, 'perplexity_by_source': json.loads(tabs['ppl_source'].to_json()), 'perplexity_by_length': json.loads(tabs['ppl_bucket'].to_json()),
-         'validation_rows': len(val[names[0]]), 'prompt_tokens': int(val[names[0]].prompt_n.sum()), 'general_text_ppl': gen_ppl}
+         'validation_rows': len(val[names[0]]), 'prompt_tokens': int(val[names[0]].prompt_n.sum()), 'general_text_ppl': gen_ppl,
+         'general_text_rows': len(res[names[0]]['general'])}
     stats = {}
     if test:
         stats = {n: task_metrics(r['preds'], test['refs'], [m[:-1] for m in test['messages']], custom, cname) for n, r in res.items()}
@@ -342,7 +343,8 @@ def _examples(test, res: dict, k: int) -> list[dict]:
 # %% ../nbs/05_evaluate.ipynb #u5s002
 def eval_scope(d: dict) -> str:
     "One sentence on what the evaluation `d` (the content of eval.json) measured, and how to get task metrics when it has none."
-    ppl = f"perplexity on {d['validation_rows']} validation rows and on general English text"
+    gen = f"{d['general_text_rows']} paragraphs of general English text" if 'general_text_rows' in d else 'general English text'
+    ppl = f"perplexity on {d['validation_rows']} validation rows and on {gen}"
     if d.get('task_metrics') is not None:
         return f"Evaluated: task metrics on {d['test_samples']} test prompts (greedy generations scored against the references) and {ppl}."
     if d.get('prompt_tokens') == 0:  # raw text: every token is scored, nothing is a prompt to answer
@@ -395,7 +397,7 @@ def evaluate(cfg: Config, baseline: bool = False) -> EvalReport:
     if val is None: raise EvalError(f"{out/'data'/'validation'} does not exist: run `ft-pipeline prepare {out/'config.yaml'}` first")
     model, tok, systems = _load_systems(cfg, out, baseline)
     test = _test_set(cfg, out, tok, {'train': _load_split(out, 'train'), 'validation': val})
-    general = _forgetting_rows(tok, general_text(), cfg.data.max_length)
+    general = _forgetting_rows(tok, general_text()[:cfg.evaluation.general_text_samples], cfg.data.max_length)
     res = _measure(cfg, model, tok, systems, list(val), general, test)
     d, tabs = _report_data(cfg, res, test, _model_identity(cfg, out, baseline), baseline)
     d['examples'] = _examples(test, res, cfg.evaluation.num_examples)

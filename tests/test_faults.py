@@ -289,6 +289,7 @@ def test_secrets_never_reach_output_or_files(tiny, tmp_path):
 # ---- item 8: the whole pipeline, stage by stage: SIGKILL at three points, a full disk, corrupt files
 
 FAST = {'data.max_samples': 48, 'lora.dropout': 0.0, 'evaluation.max_test_samples': 2, 'evaluation.max_new_tokens': 4, 'evaluation.bootstrap_samples': 100,
+        'evaluation.general_text_samples': 16,
         'evaluation.num_examples': 1, 'merge.verify_samples': 2, 'export.types': ['f16'], 'export.verify_samples': 1,
         'export.verify_max_tokens': 8, 'export.verify_new_tokens': 2}
 RESULT = {'prepare': 'reports/data_stats.json', 'train': 'adapter/adapter_model.safetensors', 'evaluate': 'reports/eval.json',

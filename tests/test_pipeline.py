@@ -29,7 +29,8 @@ def tiny(tmp_path_factory):
 def base_over(tiny, out):
     return {'model.name_or_path': str(tiny/'model'), 'output_dir': str(out), 'data.max_samples': 96, 'training.max_steps': 6,
             'training.save_every': 2, 'training.eval_every': 3, 'training.report_to': ['tensorboard'], 'lora.r': 8,
-            'evaluation.max_test_samples': 6, 'evaluation.max_new_tokens': 8, 'evaluation.bootstrap_samples': 100, 'export.types': ['f16']}
+            'evaluation.max_test_samples': 6, 'evaluation.max_new_tokens': 8, 'evaluation.bootstrap_samples': 100, 'evaluation.general_text_samples': 16,
+            'export.types': ['f16']}
 
 def digest(run: Path) -> dict:
     "What must be identical between an uninterrupted and an interrupted-then-rerun pipeline."

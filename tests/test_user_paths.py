@@ -119,7 +119,7 @@ def messages(rows): return [{'messages': [{'role': 'system', 'content': 'Answer 
                                           {'role': 'user', 'content': f"{r['instruction']} {r['input']}"}, {'role': 'assistant', 'content': r['output']}]} for r in rows]
 
 FAST = {'data.max_length': 64, 'data.max_samples': None, 'training.max_steps': 2, 'training.eval_every': 2, 'training.report_to': [],
-        'lora.r': 4, 'evaluation.max_test_samples': 4, 'evaluation.max_new_tokens': 4, 'evaluation.bootstrap_samples': 100,
+        'lora.r': 4, 'evaluation.max_test_samples': 4, 'evaluation.max_new_tokens': 4, 'evaluation.bootstrap_samples': 100, 'evaluation.general_text_samples': 16,
         'evaluation.num_examples': 0, 'export.types': ['f16'], 'export.verify': False, 'merge.verify_samples': 2}
 
 def run_case(tmp: Path, model: Path, over: dict) -> Path:
