@@ -1,17 +1,17 @@
 """Data preparation: every input row accounted for (every format and file type), values never re-typed, raw text split by chunks, and
-`ft-pipeline prepare` from a shell (writes data/ and reports/, reuses its cache, names bad input and exits 2)."""
-import csv, json, random, subprocess, sys, yaml
+`ft-pipeline prepare` in a process of its own (writes data/ and reports/, reuses its cache, names bad input and exits 2)."""
+import csv, json, random, yaml
 from pathlib import Path
 
 import pyarrow as pa, pyarrow.parquet as pq, pytest
 from datasets import Dataset, load_from_disk
+from procs import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
-EXE = Path(sys.executable).parent/'ft-pipeline'
 
 def prepare_cli(cfg_path, *sets):
-    args = [str(EXE), 'prepare', str(cfg_path)] + [a for s in sets for a in ('--set', s)]
-    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    "`ft-pipeline prepare CFG --set ...` in a process of its own (forked with the imports done: tests/procs.py)."
+    return run_cli('prepare', cfg_path, *[a for s in sets for a in ('--set', s)], cwd=ROOT)
 
 def write_cfg(tmp_path, name='run', **data):
     "A copy of the quickstart config with `data` keys changed, writing to tmp_path/name."
