@@ -1,12 +1,13 @@
 """Real processes for the fault tests, without paying for their imports each time.
 
 A fault test needs a process of its own: a real SIGKILL or SIGTERM, a real exit status, the files a dead process leaves. `python -c SCRIPT`
-gives one, but spends about 8 s of CPU importing torch, transformers, peft, accelerate and datasets before SCRIPT's first line; with some
-thirty such processes that was a tenth of the suite. multiprocessing's forkserver imports them once per pytest worker, in a server process
-that does nothing else (no model, no torch thread pool, no threads), and forks each child from it: a new process with its own pid, signals
-and exit status, at its first line in milliseconds. Tests of the command line as a user types it (`ft-pipeline ...`, through its entry
-point) still start a fresh interpreter with `subprocess`, and so do tests of what a command imports, or of what it reads from the environment
-before its first line (a planted HF_TOKEN): the server imported its modules under the environment it started with."""
+gives one, but spends about 8 s of CPU importing torch, transformers, peft, accelerate and datasets before SCRIPT's first line; moving
+about 40 such processes here (and one duplicated training run out) took `pytest -n 2` from 877 s to 698 s. multiprocessing's forkserver
+imports them once per pytest worker, in a server process that runs no model and no torch operation, and forks each child from it: a new
+process with its own pid, signals and exit status, at its first line in a fraction of a second. Tests of the command line as a user types
+it (`ft-pipeline ...`, through its entry point) still start a fresh interpreter with `subprocess`, and so do tests of what a command
+imports, or of what it reads from the environment before its first line (a planted HF_TOKEN): the server imported its modules under the
+environment it started with."""
 import atexit, multiprocessing, os, shutil, signal, subprocess, sys, tempfile
 from pathlib import Path
 
