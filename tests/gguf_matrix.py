@@ -126,7 +126,8 @@ def run_row(row: str, tmp: Path, min_top1: dict, llama_cpp: bool = True, steps: 
     d = tiny_model(row, tmp/'merged', steps)
     files = [gw.write_gguf(d, tmp/f'tiny-{t.upper()}.gguf', t) for t in ('f16', 'q8_0')]
     prompts = gv.verify_prompts(gw.load_tokenizer_dir(d), None, 4, 64)
-    res = gv.verify_files([f.path for f in files], d, ['f16', 'q8_0'], prompts, new_tokens=8, min_top1=min_top1, llama_cpp=llama_cpp)
+    ref = gv.reference(d, prompts, new_tokens=8, greedy=llama_cpp)   # both runtimes on both files (the export stage reads one back in transformers)
+    res = [gv.verify_gguf(f.path, ref, f.ftype, min_top1, llama_cpp=llama_cpp) for f in files]
     meta = gw.read_gguf(files[0].path)['meta']
     return {'row': row, 'architecture': meta['general.architecture'], 'tokenizer': f"{meta['tokenizer.ggml.model']} ({meta['tokenizer.ggml.pre']})",
             'verification': res, 'seconds': round(time.perf_counter() - t0, 1)}
