@@ -17,7 +17,7 @@ from .gguf_writer import (LLAMA_CPP_INSTALL, _skipped, _tensor_files, arch_spec,
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'VERIFY_PROMPTS', 'TRICKY_STRINGS', 'TRANSFORMERS_ONCE', 'weight_errors', 'verify_prompts', 'Reference',
+__all__ = ['log', 'VERIFY_PROMPTS', 'TRICKY_STRINGS', 'TRANSFORMERS_FALLBACK', 'weight_errors', 'verify_prompts', 'Reference',
            'reference', 'compare_transformers', 'compare_llama_cpp', 'llama_cpp_convention', 'compare_tokenizer',
            'judge', 'verify_gguf', 'verify_files']
 
@@ -171,19 +171,19 @@ def judge(res: dict, min_top1: dict | None = None, max_kl: dict | None = None) -
                 status='failed' if fails else 'passed' if judged else 'reported')
 
 # %% ../nbs/07b_verify.ipynb #c054
-TRANSFORMERS_ONCE = "not run: llama.cpp checks this file; transformers read back the export's first file (same writer, same layout)"
+TRANSFORMERS_FALLBACK = "not run: llama.cpp compared this file (transformers compares only where llama-cpp-python is not installed)"
 
 def verify_gguf(gguf_path: str | Path, # the GGUF to check
                 ref: Reference,         # the merged model's side (`reference`)
                 ftype: str,             # its export type, for the thresholds
                 min_top1: dict | None = None, max_kl: dict | None = None, # thresholds per type; unlisted types are reported
                 llama_cpp: bool | None = None, # compare in llama.cpp; None: when llama-cpp-python is installed
-                transformers: bool = True,     # load it back in transformers (`verify_files` does once per export when llama.cpp runs)
+                transformers: bool = True,     # load it back in transformers (`verify_files`: only when llama.cpp does not compare)
                ) -> dict:
     "Read back, weight, transformers and llama.cpp checks of one GGUF against the merged model, judged by `judge`."
     gguf_path = Path(gguf_path)
     res = {'file': gguf_path.name, 'ftype': ftype, 'weights': weight_errors(gguf_path, ref.model_dir),
-           'transformers': compare_transformers(gguf_path, ref) if transformers else TRANSFORMERS_ONCE}
+           'transformers': compare_transformers(gguf_path, ref) if transformers else TRANSFORMERS_FALLBACK}
     if llama_cpp is None: llama_cpp = has_llama_cpp()
     res['llama_cpp'] = (compare_llama_cpp(gguf_path, ref) if llama_cpp and ref.greedy is not None
                         else f'not run: llama-cpp-python is not installed ({LLAMA_CPP_INSTALL})')
@@ -191,7 +191,7 @@ def verify_gguf(gguf_path: str | Path, # the GGUF to check
 
 def verify_files(paths: list, model_dir: str | Path, ftypes: list[str], prompts: list[list[int]], new_tokens: int = 16,
                  min_top1: dict | None = None, max_kl: dict | None = None, llama_cpp: bool | None = None) -> list[dict]:
-    "`verify_gguf` for each GGUF in `paths` (of types `ftypes`) written from `model_dir`, with one `reference`; transformers reads the first."
+    "`verify_gguf` for each GGUF in `paths` (of types `ftypes`) written from `model_dir`, with one `reference`; transformers where llama.cpp is not installed."
     if llama_cpp is None: llama_cpp = has_llama_cpp()
     ref = reference(model_dir, prompts, new_tokens, greedy=llama_cpp)
-    return [verify_gguf(p, ref, t, min_top1, max_kl, llama_cpp, transformers=i == 0 or not llama_cpp) for i, (p, t) in enumerate(zip(paths, ftypes))]
+    return [verify_gguf(p, ref, t, min_top1, max_kl, llama_cpp, transformers=not llama_cpp) for p, t in zip(paths, ftypes)]

@@ -101,7 +101,7 @@ def test_export_stage_base_model(tmp_path):
 def test_thresholds_decide(tmp_path):
     "A listed threshold that is missed fails the export (report kept); an unlisted type is reported, not passed."
     run = tmp_path/'run'; gm.tiny_model('qwen2 / Qwen2 BPE', run/'merged')
-    rt = 'llama_cpp' if gw.has_llama_cpp() else 'transformers'   # the second file is read back in transformers only without llama.cpp
+    rt = 'llama_cpp' if gw.has_llama_cpp() else 'transformers'   # files are read back in transformers only without llama.cpp
     with pytest.raises(gw.ExportError, match=rf'GGUF verification failed .*tiny-Q8_0.gguf: {rt} top-1 agreement'):
         ex.export(load_config(None, {'output_dir': str(run), 'export.verify_samples': 1, 'export.name': 'tiny', 'export.min_top1': {'q8_0': 1.01}}))
     assert json.loads((run/'reports'/'export.json').read_text())['passed'] is False    # the numbers are kept for reading
