@@ -77,7 +77,10 @@ def export(cfg: Config) -> ExportReport:
         report['verify_prompts'] = len(prompts)
         report['verification'] = verify_files([f.path for f in files], merged_dir, [f.ftype for f in files], prompts, ec.verify_new_tokens,
                                               ec.min_top1, ec.max_kl)
-        for fr, v in zip(report['files'], report['verification']): fr['verified'] = v['status']
+        for fr, v in zip(report['files'], report['verification']):
+            rt = next((k for k in ('llama_cpp', 'transformers') if isinstance(v[k], dict)), None)   # llama.cpp's when it compared
+            fr.update(verified=v['status'], **({'top1_agreement': v[rt]['top1_agreement'], 'top1_in': {'llama_cpp': 'llama.cpp'}.get(rt, rt)}
+                                               if rt else {}))
     gen_cfg = merged_dir/'generation_config.json'
     mf = make_modelfile(f'{stem}-{otype.upper()}.gguf', tok, json.loads(gen_cfg.read_text()) if gen_cfg.is_file() else {}, ec.ollama_parameters)
     atomic_write(gdir/'Modelfile', mf)

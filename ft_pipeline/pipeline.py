@@ -318,10 +318,8 @@ def write_summary(cfg: Config) -> str:
         L += [f"Merge: {mg['merged_modules']} modules into `merged/` ({mg['strategy']} base); {check}. Details: reports/merge.json.", '']
     ex = _read_json(out/'reports'/'export.json')
     if ex:
-        top1 = {c['file']: f"{r['top1_agreement']:.1%} in {rt}" for c in ex.get('verification', [])   # llama.cpp's when both ran
-                for rt, r in (('transformers', c.get('transformers')), ('llama.cpp', c.get('llama_cpp'))) if isinstance(r, dict)}
-        parts = [f"{Path(f['path']).name} ({f['verified']}" + (f", top-1 agreement with the merged model {top1[Path(f['path']).name]}"
-                 if Path(f['path']).name in top1 else '') + ')' for f in ex['files']]
+        parts = [f"{Path(f['path']).name} ({f['verified']}" + (f", top-1 agreement with the merged model {f['top1_agreement']:.1%} in {f['top1_in']}"
+                 if 'top1_in' in f else '') + ')' for f in ex['files']]
         L += ['Export: ' + '; '.join(parts) + '. Details: reports/export.json.', '']
     rows = []
     for s in STAGES:

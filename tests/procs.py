@@ -14,8 +14,12 @@ from pathlib import Path
 PRELOAD = ['torch', 'transformers', 'peft', 'accelerate', 'datasets', 'safetensors.torch']
 _ctx = multiprocessing.get_context('forkserver')
 _ctx.set_forkserver_preload(PRELOAD)
-_logs = Path(tempfile.mkdtemp(prefix='ft-procs-'))
-atexit.register(shutil.rmtree, _logs, True)
+_logs = []   # the directory for the children's stdout and stderr, made on first use: each child imports this module too
+
+def _log_dir() -> Path:
+    if not _logs:
+        _logs.append(Path(tempfile.mkdtemp(prefix='ft-procs-'))); atexit.register(shutil.rmtree, _logs[0], True)
+    return _logs[0]
 
 def _main(script: str, argv: list[str], cwd: str, env: dict, out: str, err: str):
     "In the child: what `python -c script *argv` does, run in `cwd` with environment `env`, stdout and stderr written to `out` and `err`."
@@ -29,7 +33,7 @@ class Script:
     "`python -c script *args` in a process forked from the preloaded server; `subprocess.Popen`'s pid, poll, wait, send_signal, kill, "
     "returncode and communicate (stdout and stderr as text)."
     def __init__(self, script: str, *args, cwd=None, env: dict | None = None):
-        d = Path(tempfile.mkdtemp(dir=_logs))
+        d = Path(tempfile.mkdtemp(dir=_log_dir()))
         self._out, self._err = d/'out', d/'err'
         self._p = _ctx.Process(target=_main, args=(script, [str(a) for a in args], str(cwd or os.getcwd()),
                                                    dict(os.environ if env is None else env), str(self._out), str(self._err)))

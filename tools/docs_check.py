@@ -22,6 +22,7 @@ Without it the static checks still run and a `SKIP:` line says so. Exit code 0: 
     python tools/docs_check.py [--proc _proc] [--nbs nbs] [--out _docs_check] [--browser /usr/bin/chromium]
 """
 import argparse, configparser, contextlib, io, os, re, shutil, sys, warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, unquote
@@ -458,25 +459,32 @@ def check(proc, nbs, out, browser=None, use_browser=True):
     site, shots = out/'site', out
     shutil.rmtree(out, ignore_errors=True); site.mkdir(parents=True)
     css = (nbs/'styles.css').read_text(encoding='utf-8') if (nbs/'styles.css').exists() else ''
-    files = {p.rel: render_page(p, pages, sidebar, site, css) for p in pages}
     s = Site(site, cfg.get('doc_host', '') + cfg.get('doc_baseurl', ''))
-    for p in pages:
-        side += [d for d in s.check_links(files[p.rel], p) if d not in side]
     exe = find_browser(browser) if use_browser else None
+    # One thread renders the pages, then checks their links (a link's target page must be written first), while this one drives
+    # Chromium through each page as soon as it is written: Chromium works in processes of its own, so the two overlap.
+    with ThreadPoolExecutor(1) as pool:
+        files = {p.rel: pool.submit(render_page, p, pages, sidebar, site, css) for p in pages}
+        links = pool.submit(lambda: [s.check_links(files[p.rel].result(), p) for p in pages])
+        if exe is not None: browse(pages, {k: f.result for k, f in files.items()}, exe, shots)
+        for found in links.result(): side += [d for d in found if d not in side]
     if exe is None:
-        for p in pages: p.defects += static_text_checks(p, files[p.rel])
-        return pages, side, None
+        for p in pages: p.defects += static_text_checks(p, files[p.rel].result())
+    return pages, side, exe
+
+def browse(pages, html_file, exe, shots):
+    "`browser_checks` of each page in Chromium `exe`; `html_file[p.rel]()` waits for the page's HTML file"
     from playwright.sync_api import sync_playwright
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
         ctx = b.new_context(viewport={'width': 1400, 'height': 900})
         ctx.route(re.compile(r'^https?://'), lambda route: route.abort())  # offline: nothing leaves the machine
         for p in pages:
+            f = html_file[p.rel]()
             bp = ctx.new_page()
-            p.defects += browser_checks(p, files[p.rel], bp, shots)
+            p.defects += browser_checks(p, f, bp, shots)
             bp.close()
         b.close()
-    return pages, side, exe
 
 def report(pages, side, exe, out):
     lines = ['# Docs check', '', f'Browser: {exe or "none (static checks only)"}', '']
