@@ -13,8 +13,8 @@ LAB_DIR ?= nbs
 
 .PHONY: venv demo lab test deps-check sync-check browser docs-check quarto docs nbtest pytest clean
 
-# pip byte-compiles what it installs on one core; --no-compile and one compileall on every core at the end took the install from about
-# 122 s to 106 s here. Like pip, it leaves a file that does not compile to the interpreter (torch ships one that needs Python 3.12).
+# pip byte-compiles what it installs on one core; --no-compile and one compileall on every core at the end took a fresh clone's install from
+# 122 s to 107 s here. Like pip, it leaves a file that does not compile to the interpreter (torch ships one that needs Python 3.12).
 $(BIN)/ft-pipeline: setup.py settings.ini
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip

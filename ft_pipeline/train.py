@@ -89,6 +89,7 @@ def _average_grads(lm, acc: Accelerator):
     flat = acc.reduce(torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in ps]), 'mean')
     for p, g in zip(ps, flat.split([p.numel() for p in ps])): p.grad = g.view_as(p).clone()
 
+# %% ../nbs/04_train.ipynb #c012s
 def step_grads(lm, batches: list[dict], acc: Accelerator | None = None, splits: int = 1, precision: str = 'fp32',
                scaler: torch.amp.GradScaler | None = None):
     "Accumulate the gradients of one optimizer step over `batches`; returns (mean loss over supervised tokens, supervised tokens)."
