@@ -17,9 +17,9 @@ from .gguf_writer import (LLAMA_CPP_INSTALL, _skipped, _tensor_files, arch_spec,
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'VERIFY_PROMPTS', 'TRICKY_STRINGS', 'TRANSFORMERS_FALLBACK', 'weight_errors', 'verify_prompts', 'Reference',
-           'reference', 'compare_transformers', 'compare_llama_cpp', 'llama_cpp_convention', 'compare_tokenizer',
-           'judge', 'verify_gguf', 'verify_files']
+__all__ = ['log', 'VERIFY_PROMPTS', 'TRICKY_STRINGS', 'TRANSFORMERS_FALLBACK', 'weight_errors', 'verify_prompts',
+           'distinct_positions', 'Reference', 'reference', 'compare_transformers', 'compare_llama_cpp',
+           'llama_cpp_convention', 'compare_tokenizer', 'judge', 'verify_gguf', 'verify_files']
 
 # %% ../nbs/07b_verify.ipynb #c037
 def weight_errors(gguf_path: str | Path, model_dir: str | Path) -> dict:
@@ -65,11 +65,24 @@ def verify_prompts(tok, out_dir: Path | None, n: int, max_tokens: int) -> list[l
         ids.append(list(enc['input_ids'][:max_tokens]))
     return ids
 
+# %% ../nbs/07b_verify.ipynb #d1512c1
+def distinct_positions(prompts: list[list[int]]) -> torch.Tensor:
+    "Bool mask over the concatenated positions of `prompts`: True where the context (the prompt up to and including it) is new."
+    seen, keep = set(), []
+    for p in prompts:
+        for j in range(len(p)):
+            ctx = tuple(p[:j + 1]); keep.append(ctx not in seen); seen.add(ctx)
+    return torch.tensor(keep, dtype=torch.bool)
+
 # %% ../nbs/07b_verify.ipynb #c046
 @dataclass
 class Reference:
-    "The merged model's config, tokenizer, prompts, logits on them, greedy continuations (None when llama.cpp is not compared) and end-of-turn ids."
-    model_dir: Path; config: object; tok: object; prompts: list; logits: torch.Tensor; greedy: list | None; stop: set
+    "The merged model's config, tokenizer, prompts, logits at their `distinct` positions, greedy continuations (None when llama.cpp is not compared) and end-of-turn ids."
+    model_dir: Path; config: object; tok: object; prompts: list; distinct: torch.Tensor; logits: torch.Tensor; greedy: list | None; stop: set
+
+    def compare(self, logits: torch.Tensor) -> dict:
+        "`compare_logits` of the merged model and a candidate's `logits` at every prompt position, over the distinct positions."
+        return compare_logits(self.logits, logits[self.distinct])
 
 def _hf_logits(model, prompts) -> torch.Tensor:
     "(positions, vocab) float32 logits of `model` on each token-id prompt, one prompt at a time."
@@ -84,7 +97,8 @@ def reference(model_dir: str | Path, prompts: list[list[int]], new_tokens: int =
     tok = load_tokenizer_dir(model_dir)
     eos = generation_config(m, tok, new_tokens).eos_token_id
     gen = greedy_generate(m, tok, prompts, new_tokens, bs=1).ids if greedy else None   # one at a time, as llama.cpp runs them
-    return Reference(model_dir, m.config, tok, prompts, _hf_logits(m, prompts), gen, {eos} if isinstance(eos, int) else set(eos))
+    keep = distinct_positions(prompts)
+    return Reference(model_dir, m.config, tok, prompts, keep, _hf_logits(m, prompts)[keep], gen, {eos} if isinstance(eos, int) else set(eos))
 
 # %% ../nbs/07b_verify.ipynb #b006
 @torch.inference_mode()
@@ -100,7 +114,7 @@ def compare_transformers(gguf_path: str | Path, ref: Reference) -> dict | str:
     if arch == 'llama' and c.model_type != 'llama':   # Mistral: transformers reads llama.cpp's `llama` GGUFs as Llama models
         c = transformers.LlamaConfig.from_dict({**c.to_dict(), 'model_type': 'llama', 'architectures': ['LlamaForCausalLM']})
     m = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, config=c, dtype=torch.float32).eval()
-    return compare_logits(ref.logits, _hf_logits(m, ref.prompts))
+    return ref.compare(_hf_logits(m, ref.prompts))
 
 # %% ../nbs/07b_verify.ipynb #c050
 def _load_llama(path: Path, n_ctx: int):
@@ -126,7 +140,7 @@ def compare_llama_cpp(gguf_path: str | Path, ref: Reference) -> dict:
         lg, gen = _llama_greedy(llm, p, n, ref.stop)
         logits.append(lg); same += hf == gen
         prefix.append(next((i for i, (a, b) in enumerate(zip(hf, gen)) if a != b), min(len(hf), len(gen))))
-    res = compare_logits(ref.logits, torch.cat(logits).float())
+    res = ref.compare(torch.cat(logits).float())
     res.update(greedy_identical=f'{same}/{len(ref.prompts)}', greedy_common_prefix=round(float(np.mean(prefix)), 1), **compare_tokenizer(llm, ref.tok))
     llm.close()
     return res
